@@ -1,0 +1,182 @@
+"""Initialisations used in the literature; each seeded, and batched when ``batch`` is given.
+
+Every function returns a params tuple (W_1, ..., W_L), W_l of shape (d_l, d_(l-1)), with a
+leading axis of length ``batch`` on each leaf when ``batch`` is not None. ``key`` is a JAX PRNG
+key or an integer seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import InputError, check_finite, check_positive, check_positive_int
+from .problem import Params, Problem
+
+
+def _key(key: Any) -> jax.Array:
+    if isinstance(key, int | np.integer):
+        return jax.random.PRNGKey(int(key))
+    return key
+
+
+def _shape(shape: tuple[int, int], batch: int | None) -> tuple[int, ...]:
+    return shape if batch is None else (check_positive_int("batch", batch), *shape)
+
+
+def _rect_eye(shape: tuple[int, int], batch: int | None) -> jax.Array:
+    eye = jnp.eye(*shape)
+    return eye if batch is None else jnp.broadcast_to(eye, (batch, *shape))
+
+
+def gaussian(problem: Problem, key: Any, batch: int | None = None,
+             std: float | None = None) -> Params:
+    """Xavier/Gaussian start: entries of W_l i.i.d. N(0, 1/d_(l-1)); N(0, 1) for scalars.
+
+    ``std`` overrides the standard deviation for every layer.
+    """
+    keys = jax.random.split(_key(key), problem.depth)
+    out = []
+    for k, shape in zip(keys, problem.layer_shapes, strict=True):
+        s = 1.0 / np.sqrt(shape[1]) if std is None else check_positive("std", std)
+        out.append(s * jax.random.normal(k, _shape(shape, batch), dtype=jnp.float64))
+    return tuple(out)
+
+
+xavier = gaussian
+
+
+def identity(problem: Problem, batch: int | None = None) -> Params:
+    """W_l = I (rectangular identity where d_l != d_(l-1))."""
+    return tuple(_rect_eye(s, batch) for s in problem.layer_shapes)
+
+
+def near_identity(problem: Problem, key: Any, batch: int | None = None,
+                  noise: float = 0.1) -> Params:
+    """W_l = I + noise * N(0, 1/d_(l-1)) entries (Shamir's near-identity start for scalars)."""
+    noise = check_finite("noise", noise)
+    pert = gaussian(problem, key, batch)
+    return tuple(_rect_eye(W.shape[-2:], batch) + noise * W for W in pert)
+
+
+def orthogonal(problem: Problem, key: Any, batch: int | None = None,
+               scale: float = 1.0) -> Params:
+    """Haar-random (semi-)orthogonal W_l times ``scale``; random signs +-1 for scalars.
+
+    For d_l != d_(l-1) the matrix has orthonormal rows or columns (QR of a Gaussian).
+    """
+    scale = check_finite("scale", scale)
+    keys = jax.random.split(_key(key), problem.depth)
+    out = []
+    for k, (a, b) in zip(keys, problem.layer_shapes, strict=True):
+        G = jax.random.normal(k, _shape((max(a, b), max(a, b)), batch), dtype=jnp.float64)
+        Q, R = jnp.linalg.qr(G)
+        Q = Q * jnp.sign(jnp.diagonal(R, axis1=-2, axis2=-1))[..., None, :]
+        out.append(scale * Q[..., :a, :b])
+    return tuple(out)
+
+
+def balanced(problem: Problem, key: Any = 0, batch: int | None = None,
+             product: Any | None = None, scale: float = 1.0) -> Params:
+    """Arora et al.'s balanced start: A = U S V^T, W_L = U S^(1/L), W_l = S^(1/L),
+    W_1 = S^(1/L) V^T.
+
+    A is ``product`` if given, else an end-to-end draw with N(0, scale^2) entries; layers are
+    zero-padded to the widths, so every imbalance D_l is exactly 0. Needs a plain network.
+    """
+    if problem.residual_form:
+        raise InputError("balanced start needs the plain (not residual) form")
+    d_out, d_in = problem.widths[-1], problem.widths[0]
+    if product is None:
+        scale = check_positive("scale", scale)
+        A = scale * jax.random.normal(_key(key), _shape((d_out, d_in), batch), dtype=jnp.float64)
+    else:
+        A = jnp.asarray(np.asarray(product, dtype=np.float64))
+        if A.shape[-2:] != (d_out, d_in):
+            raise InputError(f"product must have shape {(d_out, d_in)}, got {A.shape}")
+        if batch is not None and A.ndim == 2:
+            A = jnp.broadcast_to(A, (batch, d_out, d_in))
+    return balanced_factors(A, problem.widths)
+
+
+def balanced_factors(A: jax.Array, widths: Sequence[int]) -> Params:
+    """Factor A (..., d_L, d_0) into balanced layers of the given widths (see :func:`balanced`)."""
+    L = len(widths) - 1
+    if L == 1:
+        return (A,)
+    r = min(widths)
+    U, s, Vt = jnp.linalg.svd(A, full_matrices=False)
+    if jnp.any(s[..., r:] > 1e-12 * jnp.maximum(s[..., :1], 1.0)):
+        raise InputError(
+            f"product has rank above the least width {r}: no balanced factorisation exists")
+    U, s, Vt = U[..., :r], s[..., :r], Vt[..., :r, :]
+    root = s ** (1.0 / L)
+    out = []
+    for l in range(1, L + 1):
+        d_l, d_prev = widths[l], widths[l - 1]
+        core = jnp.zeros((*A.shape[:-2], d_l, d_prev))
+        if l == 1:
+            block = root[..., :, None] * Vt                      # (r, d_0)
+            core = core.at[..., :r, :].set(block)
+        elif l == L:
+            block = U * root[..., None, :]                       # (d_L, r)
+            core = core.at[..., :, :r].set(block)
+        else:
+            idx = jnp.arange(r)
+            core = core.at[..., idx, idx].set(root)
+        out.append(core)
+    return tuple(out)
+
+
+def zero_first(problem: Problem, batch: int | None = None) -> Params:
+    """The AGD start: W_1 = 0 and W_l = I (rectangular) for l >= 2 (ones for scalars)."""
+    layers = list(identity(problem, batch))
+    layers[0] = jnp.zeros_like(layers[0])
+    return tuple(layers)
+
+
+def zeros(problem: Problem, batch: int | None = None) -> Params:
+    """All W_l = 0 (Zou et al.'s residual start)."""
+    return tuple(jnp.zeros(_shape(s, batch)) for s in problem.layer_shapes)
+
+
+def scaled(params: Params, alpha: float) -> Params:
+    """Small-scale start: every layer times alpha (product scales by alpha^L)."""
+    alpha = check_finite("alpha", alpha)
+    return tuple(alpha * W for W in params)
+
+
+def explicit(problem: Problem, arrays: Any) -> Params:
+    """Validate user-given layers (or scalar weights for a chain) and return a params tuple."""
+    params, _ = problem.check_params(arrays)
+    return params
+
+
+INITS = {
+    "xavier": gaussian,
+    "gaussian": gaussian,
+    "near_identity": near_identity,
+    "orthogonal": orthogonal,
+    "balanced": balanced,
+}
+"""Seeded initialisations by name (key, batch keywords); identity, zero_first, zeros take none."""
+
+
+def by_name(kind: str, problem: Problem, key: Any = 0, batch: int | None = None,
+            **options: Any) -> Params:
+    """Dispatch on an initialisation name: xavier, gaussian, near_identity, orthogonal, balanced,
+    identity, zero_first, zeros."""
+    if kind in INITS:
+        return INITS[kind](problem, key, batch=batch, **options)
+    if kind == "identity":
+        return identity(problem, batch)
+    if kind == "zero_first":
+        return zero_first(problem, batch)
+    if kind == "zeros":
+        return zeros(problem, batch)
+    names = sorted([*INITS, "identity", "zero_first", "zeros"])
+    raise InputError(f"unknown initialisation {kind!r}; choose one of {', '.join(names)}")

@@ -1,0 +1,78 @@
+"""Layer imbalances D_l = W_(l+1)^T W_(l+1) - W_l W_l^T (l = 1..L-1) and their drift.
+
+Gradient flow conserves every D_l exactly. One gradient-descent step W_l -> W_l - eta G_l changes
+D_l by exactly eta^2 (G_(l+1)^T G_(l+1) - G_l G_l^T) (the cross terms cancel because
+W_(l+1)^T G_(l+1) = G_l W_l^T). In the residual form the identities hold for V_l = I + W_l.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .problem import Params, Problem
+
+if TYPE_CHECKING:
+    from .trajectory import Trajectory
+
+
+def _T(M: jax.Array) -> jax.Array:
+    return jnp.swapaxes(M, -1, -2)
+
+
+def _layers(params: Params, problem: Problem | None) -> Params:
+    if problem is not None and problem.residual_form:
+        eye = jnp.eye(problem.widths[0])
+        return tuple(eye + W for W in params)
+    return tuple(params)
+
+
+def imbalance(params: Params, problem: Problem | None = None) -> tuple[jax.Array, ...]:
+    """D_l = W_(l+1)^T W_(l+1) - W_l W_l^T for l = 1..L-1 (broadcasts over batch/time axes)."""
+    Ws = _layers(params, problem)
+    return tuple(_T(Ws[l + 1]) @ Ws[l + 1] - Ws[l] @ _T(Ws[l]) for l in range(len(Ws) - 1))
+
+
+def gd_imbalance_change(grads: Params, eta: float) -> tuple[jax.Array, ...]:
+    """Exact change of D_l in one GD step: eta^2 (G_(l+1)^T G_(l+1) - G_l G_l^T)."""
+    return tuple(eta**2 * (_T(grads[l + 1]) @ grads[l + 1] - grads[l] @ _T(grads[l]))
+                 for l in range(len(grads) - 1))
+
+
+def max_abs_difference(a: tuple[jax.Array, ...], b: tuple[jax.Array, ...]) -> jax.Array:
+    """max over layers and entries of |a_l - b_l|, keeping leading batch axes."""
+    if not a:
+        return jnp.zeros(())
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x - y), axis=(-2, -1)) for x, y in
+                              zip(a, b, strict=True)]), axis=0)
+
+
+def drift(trajectory: Trajectory) -> np.ndarray:
+    """Largest |D_l(t) - D_l(0)| entry over layers and recorded times, one value per run.
+
+    Uses every recorded state plus the final state of each run (padding ignored).
+    """
+    prob = trajectory.problem
+    D0 = imbalance(tuple(W[:, 0] for W in trajectory.params), prob)
+    Dt = imbalance(trajectory.params, prob)                      # (B, N, d, d)
+    diff = max_abs_difference(Dt, tuple(d[:, None] for d in D0))   # (B, N)
+    diff = np.where(trajectory.valid, np.asarray(diff), 0.0)
+    Df = imbalance(trajectory.params_final, prob)
+    final = np.asarray(max_abs_difference(Df, D0))
+    return np.maximum(diff.max(axis=1, initial=0.0), final)
+
+
+def relative_drift(trajectory: Trajectory) -> np.ndarray:
+    """:func:`drift` divided by max(1, largest |D_l(0)| entry, largest |W_l W_l^T| entry)."""
+    prob = trajectory.problem
+    p0 = tuple(W[:, 0] for W in trajectory.params)
+    D0 = imbalance(p0, prob)
+    scale = np.ones(trajectory.batch_size)
+    for D in D0:
+        scale = np.maximum(scale, np.asarray(jnp.max(jnp.abs(D), axis=(-2, -1))))
+    for W in _layers(trajectory.params_final, prob):
+        scale = np.maximum(scale, np.asarray(jnp.max(jnp.abs(W @ _T(W)), axis=(-2, -1))))
+    return drift(trajectory) / scale

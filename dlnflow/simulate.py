@@ -1,0 +1,450 @@
+"""simulate(system, params0, ...) -> Trajectory, for flows (diffrax or scipy) and maps (jitted).
+
+Flows: diffrax ``diffeqsolve`` vmapped over the batch, an implicit stiff solver (Kvaerno5) by
+default, explicit ones (Tsit5, Dopri5, Dopri8) on request, or scipy's ``solve_ivp`` (Radau, BDF,
+LSODA, RK45, DOP853) run by run as an independent cross-check. A loss threshold is an event
+(root-found crossing time). Maps: one ``lax.while_loop`` over the whole batch where every run
+stops on its own (threshold, divergence, fixed point) and iterates are recorded at a stride.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+import scipy.integrate
+
+from .errors import InputError, check_finite, check_positive, check_positive_int
+from .problem import Params, Problem
+from .trajectory import Trajectory
+
+DIFFRAX_SOLVERS = {
+    "kvaerno5": diffrax.Kvaerno5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
+    "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
+}
+SCIPY_SOLVERS = ("Radau", "BDF", "LSODA", "RK45", "DOP853")
+IMPLICIT = {"kvaerno5", "kvaerno4", "kvaerno3", "Radau", "BDF", "LSODA"}
+DEFAULT_SOLVER = {"diffrax": "kvaerno5", "scipy": "Radau"}
+
+_CONVERGED, _COMPLETED, _MAX_STEPS, _STALLED, _DIVERGED, _FAILED = range(6)
+_STATUS_NAMES = ("converged", "completed", "max_steps", "stalled", "diverged", "solver_failed")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("dlnflow", "jax", "diffrax", "equinox", "numpy", "scipy"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def _batched(problem: Problem, params0: Any) -> tuple[Params, bool]:
+    params, batch = problem.check_params(params0, name="params0")
+    if batch is None:
+        return tuple(W[None] for W in params), False
+    return params, True
+
+
+def _threshold(problem: Problem, stop_at_loss: float | None) -> float:
+    if stop_at_loss is None:
+        return -math.inf
+    return check_finite("stop_at_loss", stop_at_loss)
+
+
+def simulate(
+    system: Any,
+    params0: Any,
+    *,
+    t1: float | None = None,
+    max_steps: int | None = None,
+    stop_at_loss: float | None = None,
+    solver: str | None = None,
+    backend: str = "diffrax",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    dt0: float | None = None,
+    save_at: Any | None = None,
+    save_steps: bool = False,
+    record_every: int | None = None,
+    diverge_factor: float = 1e12,
+    stall_tol: float = 0.0,
+) -> Trajectory:
+    """Run ``system`` from ``params0`` (one start, or a batch with a leading axis).
+
+    Flows need ``t1``; they stop early when the excess loss F - F* falls to ``stop_at_loss``
+    (event with root-found crossing time). ``save_at`` lists times to record (t = 0 and the final
+    state are always kept); ``save_steps`` records every accepted step (diffrax; buffer of
+    ``max_steps``). Maps run at most ``max_steps`` iterations (or ``t1 / eta``), record every
+    ``record_every`` iterations, stop per run at the threshold, at divergence (non-finite loss or
+    loss > ``diverge_factor`` * max(1, F(0))) or at a fixed point (step of size <= ``stall_tol``).
+    """
+    problem: Problem = system.problem
+    params, batched = _batched(problem, params0)
+    thr = _threshold(problem, stop_at_loss)
+    fstar = float(problem.optimal_loss or 0.0)
+    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
+    if system.kind == "map":
+        if max_steps is None:
+            if t1 is None:
+                raise InputError("a map needs max_steps or t1")
+            max_steps = int(math.ceil(check_positive("t1", t1) / system.eta))
+        max_steps = check_positive_int("max_steps", max_steps, minimum=0)
+        stride = max(1, max_steps // 1000) if record_every is None else check_positive_int(
+            "record_every", record_every)
+        traj = _iterate_map(system, params, max_steps, stride, thr, fstar,
+                            check_positive("diverge_factor", diverge_factor),
+                            check_finite("stall_tol", stall_tol), stop_at_loss is not None)
+    else:
+        if t1 is None:
+            raise InputError("a flow needs t1 (the time horizon)")
+        t1 = check_positive("t1", t1)
+        max_steps = 100_000 if max_steps is None else check_positive_int("max_steps", max_steps)
+        ts = _check_save_at(save_at, t1)
+        if backend == "diffrax":
+            solver = solver or DEFAULT_SOLVER["diffrax"]
+            if solver not in DIFFRAX_SOLVERS:
+                raise InputError(f"unknown diffrax solver {solver!r}; choose one of "
+                                 f"{', '.join(DIFFRAX_SOLVERS)}")
+            traj = _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts,
+                                 save_steps, max_steps, stop_at_loss is not None)
+        elif backend == "scipy":
+            solver = solver or DEFAULT_SOLVER["scipy"]
+            if solver not in SCIPY_SOLVERS:
+                raise InputError(f"unknown scipy solver {solver!r}; choose one of "
+                                 f"{', '.join(SCIPY_SOLVERS)}")
+            traj = _flow_scipy(system, params, t1, thr, fstar, solver, rtol, atol, ts,
+                               stop_at_loss is not None)
+        else:
+            raise InputError(f"backend must be 'diffrax' or 'scipy', got {backend!r}")
+    meta = dict(traj.metadata)
+    meta.update({"problem": problem.describe(), **system.describe(),
+                 "stop_at_loss": stop_at_loss, "optimal_loss": problem.optimal_loss,
+                 "versions": _versions()})
+    import dataclasses
+
+    return dataclasses.replace(traj, metadata=meta, batched=batched)
+
+
+def _check_save_at(save_at: Any, t1: float) -> np.ndarray:
+    if save_at is None:
+        return np.zeros(0)
+    ts = np.asarray(save_at, dtype=float).ravel()
+    if not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t1):
+        raise InputError(f"save_at times must lie in [0, t1={t1}], got {ts.min()}..{ts.max()}")
+    if np.any(np.diff(ts) < 0):
+        raise InputError("save_at times must be increasing")
+    return ts
+
+
+# ---------------------------------------------------------------------------------- maps
+
+
+@eqx.filter_jit
+def _map_loop(system, params, max_steps, stride, thr, fstar, diverge_factor, stall_tol):
+    problem = system.problem
+    step_b = jax.vmap(system.step)
+    loss_b = jax.vmap(problem.loss)
+    B = params[0].shape[0]
+    n_rec = max_steps // stride + 1
+    loss0 = loss_b(params)
+    limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
+    done0 = loss0 - fstar <= thr
+    code0 = jnp.where(done0, _CONVERGED, -1)
+    rec_params = tuple(jnp.zeros((n_rec, *W.shape)).at[0].set(W) for W in params)
+    rec_loss = jnp.full((n_rec, B), jnp.nan).at[0].set(loss0)
+    state = (jnp.asarray(0), params, loss0, done0, code0, jnp.zeros(B, dtype=jnp.int64),
+             rec_params, rec_loss)
+
+    def cond(state):
+        k, _, _, done, *_ = state
+        return (k < max_steps) & jnp.any(~done)
+
+    def body(state):
+        k, params, loss, done, code, iters, rec_params, rec_loss = state
+        new = step_b(params)
+        new_loss = loss_b(new)
+        finite = jnp.isfinite(new_loss)
+        for W in new:
+            finite &= jnp.all(jnp.isfinite(W), axis=(-2, -1))
+        bad = ~finite | (new_loss > limit)
+        move = jnp.zeros(B)
+        for W0, W1 in zip(params, new, strict=True):
+            move = jnp.maximum(move, jnp.max(jnp.abs(W1 - W0), axis=(-2, -1)))
+        active = ~done
+        accept = active & ~bad
+        conv = accept & (new_loss - fstar <= thr)
+        stalled = accept & ~conv & (move <= stall_tol)
+        params = tuple(jnp.where(accept[:, None, None], W1, W0)
+                       for W0, W1 in zip(params, new, strict=True))
+        loss = jnp.where(accept, new_loss, loss)
+        iters = jnp.where(accept, k + 1, iters)
+        code = jnp.where(active & bad, _DIVERGED, code)
+        code = jnp.where(conv, _CONVERGED, code)
+        code = jnp.where(stalled, _STALLED, code)
+        done = done | (active & (bad | conv | stalled))
+        k = k + 1
+
+        def write(bufs):
+            rp, rl = bufs
+            j = k // stride
+            rp = tuple(r.at[j].set(W) for r, W in zip(rp, params, strict=True))
+            return rp, rl.at[j].set(loss)
+
+        rec_params, rec_loss = jax.lax.cond(k % stride == 0, write, lambda b: b,
+                                            (rec_params, rec_loss))
+        return k, params, loss, done, code, iters, rec_params, rec_loss
+
+    return jax.lax.while_loop(cond, body, state)
+
+
+def _iterate_map(system, params, max_steps, stride, thr, fstar, diverge_factor, stall_tol,
+                 has_threshold) -> Trajectory:
+    out = _map_loop(system, params, max_steps, stride, jnp.asarray(thr), jnp.asarray(fstar),
+                    jnp.asarray(diverge_factor), jnp.asarray(stall_tol))
+    k, final, loss, done, code, iters, rec_params, rec_loss = jax.device_get(out)
+    code = np.array(code)
+    iters = np.array(iters)
+    open_runs = code < 0
+    code[open_runs] = _MAX_STEPS if has_threshold else _COMPLETED
+    n_rec = rec_loss.shape[0]
+    kgrid = np.arange(n_rec)[None, :] * stride                    # (1, N)
+    valid = kgrid <= iters[:, None]
+    eta = system.eta
+    t = np.where(valid, kgrid * eta, np.nan)
+    rec_loss = np.where(valid, np.asarray(rec_loss).T, np.nan)
+    final = tuple(np.asarray(W) for W in final)
+    rec = tuple(np.where(valid[:, :, None, None], np.swapaxes(np.asarray(R), 0, 1), Wf[:, None])
+                for R, Wf in zip(rec_params, final, strict=True))
+    messages = []
+    for c, it in zip(code, iters, strict=True):
+        if c == _DIVERGED:
+            messages.append(f"loss became non-finite or exploded at iteration {it + 1}; "
+                            f"state is the last finite iterate (iteration {it})")
+        elif c == _STALLED:
+            messages.append(f"fixed point of the map reached at iteration {it}")
+        else:
+            messages.append("")
+    return Trajectory(
+        problem=system.problem, kind="map", t=t, loss=rec_loss, params=rec, valid=valid,
+        status=[_STATUS_NAMES[c] for c in code], messages=messages,
+        t_final=iters * eta, loss_final=np.asarray(loss), params_final=final,
+        steps=iters, stats={"iterations": iters},
+        metadata={"backend": "jax", "record_every": stride, "max_steps": max_steps},
+    )
+
+
+# ---------------------------------------------------------------------------------- flows
+
+
+def _make_solver(name: str, rtol: float, atol: float):
+    cls = DIFFRAX_SOLVERS[name]
+    if name in IMPLICIT:
+        return cls(root_finder=optx.Chord(rtol=rtol / 10, atol=atol / 10))
+    return cls()
+
+
+@eqx.filter_jit
+def _diffrax_batch(system, params, t1, thr, fstar, solver_name, rtol, atol, dt0, ts,
+                   save_steps, max_steps, has_threshold):
+    problem = system.problem
+    term = diffrax.ODETerm(lambda t, y, args: system.vector_field(t, y))
+    solver = _make_solver(solver_name, rtol, atol)
+    controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if has_threshold:
+        def cond_fn(t, y, args, **kwargs):
+            return problem.loss(y) - fstar - thr
+
+        event = diffrax.Event(cond_fn, root_finder=optx.Newton(rtol=1e-12, atol=1e-14))
+    else:
+        event = None
+    if save_steps:
+        saveat = diffrax.SaveAt(t0=True, t1=True, steps=True)
+    else:
+        saveat = diffrax.SaveAt(t0=True, ts=ts if ts.shape[0] else None, t1=True)
+
+    def one(y0):
+        sol = diffrax.diffeqsolve(
+            term, solver, 0.0, t1, dt0, y0, saveat=saveat, stepsize_controller=controller,
+            event=event, max_steps=max_steps, throw=False)
+        ok = sol.result == diffrax.RESULTS.successful
+        ev = sol.result == diffrax.RESULTS.event_occurred
+        cap = sol.result == diffrax.RESULTS.max_steps_reached
+        losses = jax.vmap(problem.loss)(sol.ys)
+        return (sol.ts, sol.ys, losses, ok, ev, cap, sol.stats["num_steps"],
+                sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"])
+
+    return jax.vmap(one)(params)
+
+
+def _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts, save_steps,
+                  max_steps, has_threshold) -> Trajectory:
+    problem = system.problem
+    loss0 = np.asarray(jax.vmap(problem.loss)(params))
+    out = _diffrax_batch(system, params, jnp.asarray(t1), jnp.asarray(thr), jnp.asarray(fstar),
+                         solver, rtol, atol, dt0, jnp.asarray(ts), save_steps, max_steps,
+                         has_threshold)
+    t, ys, losses, ok, ev, cap, nsteps, nacc, nrej = jax.device_get(out)
+    t, losses = np.asarray(t), np.asarray(losses)
+    finite_t = np.isfinite(t)
+    # The last saved entry is the final state (t1 or the event time); records past the end of a
+    # run (ts after the event, unused step slots) are inf in diffrax.
+    last = np.array([np.flatnonzero(row)[-1] for row in finite_t])
+    bidx = np.arange(t.shape[0])
+    t_final = t[bidx, last]
+    loss_final = losses[bidx, last]
+    params_final = tuple(np.asarray(Y)[bidx, last] for Y in ys)
+    status, messages = [], []
+    for i in range(t.shape[0]):
+        if has_threshold and loss0[i] - fstar <= thr:
+            status.append("converged")
+            messages.append("start already below the loss threshold")
+        elif not np.isfinite(loss_final[i]):
+            status.append("diverged")
+            messages.append("the loss became non-finite")
+        elif ev[i]:
+            status.append("converged")
+            messages.append("")
+        elif ok[i]:
+            status.append("max_steps" if has_threshold else "completed")
+            messages.append(f"horizon t1={float(t1):g} reached before the loss threshold"
+                            if has_threshold else "")
+        elif cap[i]:
+            status.append("max_steps")
+            messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
+        else:
+            status.append("solver_failed")
+            messages.append(f"diffrax {solver} failed at t={t_final[i]:g} (step size collapsed "
+                            "or non-finite state)")
+    # Keep only the records strictly before the final one, then the final one itself, so that
+    # padding sits at the end of each row.
+    valid = finite_t.copy()
+    tt = np.where(valid, t, np.nan)
+    loss_rec = np.where(valid, losses, np.nan)
+    rec = tuple(np.where(valid[:, :, None, None], np.asarray(Y), Wf[:, None])
+                for Y, Wf in zip(ys, params_final, strict=True))
+    tt, loss_rec, rec, valid = _compact(tt, loss_rec, rec, valid)
+    return Trajectory(
+        problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
+        status=status, messages=messages, t_final=t_final, loss_final=loss_final,
+        params_final=params_final, steps=np.asarray(nsteps),
+        stats={"num_accepted_steps": np.asarray(nacc), "num_rejected_steps": np.asarray(nrej)},
+        metadata={"backend": "diffrax", "solver": solver, "rtol": rtol, "atol": atol,
+                  "t1": float(t1), "max_steps": max_steps},
+    )
+
+
+def _compact(t, loss, params, valid):
+    """Move the valid records of every row to the front (padding after), keep order."""
+    order = np.argsort(~valid, axis=1, kind="stable")
+    take = np.take_along_axis
+    t = take(t, order, axis=1)
+    loss = take(loss, order, axis=1)
+    valid = take(valid, order, axis=1)
+    params = tuple(take(W, order[:, :, None, None], axis=1) for W in params)
+    # Drop columns that are padding in every row.
+    keep = valid.any(axis=0)
+    return t[:, keep], loss[:, keep], tuple(W[:, keep] for W in params), valid[:, keep]
+
+
+def _flow_scipy(system, params, t1, thr, fstar, solver, rtol, atol, ts,
+                has_threshold) -> Trajectory:
+    problem = system.problem
+    flat0 = jax.vmap(problem.flatten)(params)
+
+    @jax.jit
+    def field(t, v):
+        return problem.flatten(system.vector_field(t, problem.unflatten(v)))
+
+    @jax.jit
+    def jac(t, v):
+        return jax.jacfwd(lambda u: field(t, u))(v)
+
+    loss_flat = jax.jit(lambda v: problem.loss_flat(v))
+    fun = lambda t, v: np.asarray(field(t, v))            # noqa: E731
+    jac_np = lambda t, v: np.asarray(jac(t, v))           # noqa: E731
+
+    def event(t, v):
+        return float(loss_flat(v)) - fstar - thr
+
+    event.terminal = True
+    event.direction = -1
+    B = flat0.shape[0]
+    all_t = np.concatenate([[0.0], ts])
+    rows_t, rows_y, status, messages, t_final, steps, nfev, njev = [], [], [], [], [], [], [], []
+    for i in range(B):
+        v0 = np.asarray(flat0[i])
+        kwargs = {"jac": jac_np} if solver in ("Radau", "BDF", "LSODA") else {}
+        if has_threshold and event(0.0, v0) <= 0:
+            sol = None
+            tf, yf = 0.0, v0
+            status.append("converged")
+            messages.append("start already below the loss threshold")
+            n_steps = 0
+            row_t = np.array([0.0])
+            row_y = v0[None]
+            nfev.append(0)
+            njev.append(0)
+        else:
+            sol = scipy.integrate.solve_ivp(
+                fun, (0.0, t1), v0, method=solver, rtol=rtol, atol=atol, dense_output=True,
+                events=event if has_threshold else None, **kwargs)
+            tf = float(sol.t[-1])
+            yf = sol.y[:, -1]
+            n_steps = len(sol.t) - 1
+            nfev.append(sol.nfev)
+            njev.append(sol.njev)
+            if sol.status == 1:
+                status.append("converged")
+                messages.append("")
+            elif sol.status == 0:
+                status.append("max_steps" if has_threshold else "completed")
+                messages.append(f"horizon t1={t1:g} reached before the loss threshold"
+                                if has_threshold else "")
+            else:
+                status.append("solver_failed")
+                messages.append(f"scipy {solver}: {sol.message}")
+            keep = all_t[all_t < tf]
+            row_t = np.concatenate([keep, [tf]])
+            row_y = np.concatenate([sol.sol(keep).T if keep.size else np.zeros((0, v0.size)),
+                                    yf[None]])
+        rows_t.append(row_t)
+        rows_y.append(row_y)
+        t_final.append(tf)
+        steps.append(n_steps)
+    N = max(len(r) for r in rows_t)
+    P = flat0.shape[1]
+    t = np.full((B, N), np.nan)
+    Y = np.zeros((B, N, P))
+    valid = np.zeros((B, N), bool)
+    for i, (rt, ry) in enumerate(zip(rows_t, rows_y, strict=True)):
+        t[i, :len(rt)] = rt
+        Y[i, :len(rt)] = ry
+        Y[i, len(rt):] = ry[-1]
+        valid[i, :len(rt)] = True
+    rec = jax.vmap(jax.vmap(problem.unflatten))(jnp.asarray(Y))
+    loss = np.asarray(jax.vmap(jax.vmap(problem.loss))(rec))
+    loss = np.where(valid, loss, np.nan)
+    final = tuple(np.asarray(W) for W in
+                  jax.vmap(problem.unflatten)(jnp.asarray(Y[np.arange(B), valid.sum(1) - 1])))
+    loss_final = np.asarray(jax.vmap(problem.loss)(final))
+    for i in range(B):
+        if not np.isfinite(loss_final[i]):
+            status[i] = "diverged"
+            messages[i] = "the loss became non-finite"
+    return Trajectory(
+        problem=problem, kind="flow", t=t, loss=loss, params=tuple(np.asarray(W) for W in rec),
+        valid=valid, status=status, messages=messages, t_final=np.asarray(t_final),
+        loss_final=loss_final, params_final=final, steps=np.asarray(steps),
+        stats={"nfev": np.asarray(nfev), "njev": np.asarray(njev)},
+        metadata={"backend": "scipy", "solver": solver, "rtol": rtol, "atol": atol,
+                  "t1": float(t1)},
+    )

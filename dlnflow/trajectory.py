@@ -1,0 +1,97 @@
+"""Trajectory: the recorded states of a batch of runs of one system, with status per run.
+
+Arrays carry a leading batch axis B (1 for a single run) and a record axis N. Records past the
+end of a run are padding: ``valid`` is False there, times and losses are NaN and the params
+repeat the final state. ``t`` is flow time; for maps t = k eta and ``k`` is the iteration.
+
+Statuses: ``converged`` (excess loss F - F* reached ``stop_at_loss``), ``completed`` (horizon
+reached, no threshold asked), ``max_steps`` (step/iteration budget or horizon exhausted before the
+threshold), ``stalled`` (a map reached a fixed point, zero gradient, above the threshold),
+``diverged`` (non-finite or exploding loss; the state is the last finite one), ``solver_failed``
+(the ODE solver gave up; see ``messages``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .problem import Params, Problem
+
+STATUSES = ("converged", "completed", "max_steps", "stalled", "diverged", "solver_failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trajectory:
+    """Recorded runs: t (B, N), loss (B, N), params tuple of (B, N, d_l, d_(l-1)), finals (B,)."""
+
+    problem: Problem
+    kind: str                       # "flow" or "map"
+    t: np.ndarray                   # (B, N)
+    loss: np.ndarray                # (B, N)
+    params: Params                  # each (B, N, d_l, d_(l-1))
+    valid: np.ndarray               # (B, N) bool
+    status: list[str]
+    messages: list[str]
+    t_final: np.ndarray             # (B,)
+    loss_final: np.ndarray          # (B,)
+    params_final: Params            # each (B, d_l, d_(l-1))
+    steps: np.ndarray               # (B,) solver steps (flows) or iterations (maps)
+    stats: dict[str, np.ndarray]    # extra per-run counters (accepted/rejected steps, ...)
+    metadata: dict[str, Any]
+    batched: bool = True
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.t.shape[0])
+
+    @property
+    def iterations(self) -> np.ndarray:
+        """Iterations per run (maps); for flows the number of solver steps."""
+        return self.steps
+
+    @property
+    def excess_loss(self) -> np.ndarray:
+        """loss - F* (F* = problem.optimal_loss, 0 when unknown)."""
+        return self.loss - (self.problem.optimal_loss or 0.0)
+
+    def run(self, i: int) -> Trajectory:
+        """The i-th run alone, trimmed to its valid records (batch axis of length 1 kept)."""
+        n = int(self.valid[i].sum())
+        sl = (slice(i, i + 1), slice(0, n))
+        return dataclasses.replace(
+            self,
+            t=self.t[sl], loss=self.loss[sl], valid=self.valid[sl],
+            params=tuple(W[sl] for W in self.params),
+            status=[self.status[i]], messages=[self.messages[i]],
+            t_final=self.t_final[i:i + 1], loss_final=self.loss_final[i:i + 1],
+            params_final=tuple(W[i:i + 1] for W in self.params_final),
+            steps=self.steps[i:i + 1],
+            stats={k: v[i:i + 1] for k, v in self.stats.items()},
+            batched=False,
+        )
+
+    def scalar_weights(self) -> np.ndarray:
+        """Scalar chains: weights as an array (B, N, L)."""
+        return np.stack([W[..., 0, 0] for W in self.params], axis=-1)
+
+    def end_to_end(self) -> np.ndarray:
+        """End-to-end matrices (B, N, d_L, d_0) along the records."""
+        return np.asarray(self.problem.end_to_end(self.params))
+
+    def summary(self) -> dict[str, Any]:
+        """Per-run results as plain lists (JSON-ready)."""
+        return {
+            "status": list(self.status),
+            "t_final": self.t_final.tolist(),
+            "loss_final": self.loss_final.tolist(),
+            "steps": self.steps.astype(int).tolist(),
+            "messages": list(self.messages),
+        }
+
+    def __repr__(self) -> str:
+        counts = {s: self.status.count(s) for s in STATUSES if s in self.status}
+        return (f"Trajectory(kind={self.kind!r}, runs={self.batch_size}, "
+                f"records={self.t.shape[1]}, status={counts})")
