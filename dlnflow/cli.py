@@ -12,15 +12,17 @@ import pkgutil
 import sys
 
 from . import commands
+from .commands._common import OneLineParser
 from .errors import InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dlnflow",
         description="Deep linear networks as dynamical systems: flows, maps, critical points, "
                     "rates and the figure pipeline.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=OneLineParser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue

@@ -181,8 +181,10 @@ def _map_loop(system, params, max_steps, stride, thr, fstar, diverge_factor, sta
             move = jnp.maximum(move, jnp.max(jnp.abs(W1 - W0), axis=(-2, -1)))
         active = ~done
         accept = active & ~bad
-        conv = accept & (new_loss - fstar <= thr)
-        stalled = accept & ~conv & (move <= stall_tol)
+        fixed = accept & (move <= stall_tol)
+        at_min = new_loss - fstar <= jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
+        conv = accept & ((new_loss - fstar <= thr) | (fixed & at_min))
+        stalled = fixed & ~conv
         params = tuple(jnp.where(accept[:, None, None], W1, W0)
                        for W0, W1 in zip(params, new, strict=True))
         loss = jnp.where(accept, new_loss, loss)

@@ -45,3 +45,90 @@ def emit(obj: Any, as_json: bool, text: str) -> None:
         sys.stdout.write(dumps(obj) + "\n")
     else:
         sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+    """--depth, --target (scalar chain) or --target-diag/--width (0.5 ||W - diag(s)||^2)."""
+    parser.add_argument("--depth", type=int, required=True, help="number of layers L >= 1")
+    parser.add_argument("--target", type=str, default=None,
+                        help="scalar target y of f = 0.5 (w_L...w_1 - y)^2")
+    parser.add_argument("--target-diag", type=str, default=None,
+                        help="matrix problem 0.5 ||W - diag(s)||^2: s1,s2,...")
+    parser.add_argument("--width", type=int, default=None,
+                        help="hidden width m for --target-diag (default: len(s))")
+
+
+def add_start_arguments(parser: argparse.ArgumentParser) -> None:
+    """--init W1,...,WL (scalar chain) or --init-kind KIND --seeds N --seed S [--init-scale a]."""
+    parser.add_argument("--init", type=str, default=None,
+                        help="explicit scalar-chain start w_1,...,w_L")
+    parser.add_argument("--init-kind", type=str, default=None,
+                        help="xavier, gaussian, near_identity, orthogonal, balanced, identity, "
+                             "zero_first")
+    parser.add_argument("--seeds", type=int, default=1, help="number of random starts")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first start")
+    parser.add_argument("--init-scale", type=str, default="1.0",
+                        help="multiply the start by this factor (small-scale starts)")
+
+
+def build_problem(args: argparse.Namespace):
+    """The Problem named by the problem arguments (InputError on bad values)."""
+    from ..errors import check_finite
+    from ..problem import Problem
+
+    if args.target_diag is not None:
+        if args.target is not None:
+            raise InputError("give --target or --target-diag, not both")
+        s = float_list("--target-diag", args.target_diag)
+        import numpy as np
+
+        from ..errors import check_positive_int
+        depth = check_positive_int("--depth", args.depth)
+        width = len(s) if args.width is None else check_positive_int("--width", args.width)
+        return Problem.target_matrix(np.diag(s), depth=depth, width=width)
+    if args.width is not None:
+        raise InputError("--width applies only with --target-diag")
+    y = check_finite("--target", args.target if args.target is not None else 1.0)
+    from ..errors import check_positive_int
+    return Problem.scalar_chain(check_positive_int("--depth", args.depth), target=y)
+
+
+def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
+    """(params, number of starts) from --init or --init-kind/--seeds/--seed."""
+    import jax
+
+    from .. import init
+    from ..errors import check_finite, check_positive_int
+
+    scale = check_finite("--init-scale", args.init_scale)
+    if args.init is not None:
+        if args.init_kind is not None:
+            raise InputError("give --init or --init-kind, not both")
+        if not problem.is_scalar_chain:
+            raise InputError("--init takes scalar-chain weights; use --init-kind for matrices")
+        w = float_list("--init", args.init)
+        if len(w) != problem.depth:
+            raise InputError(f"--init must have {problem.depth} weights (one per layer), got "
+                             f"{len(w)}: {args.init}")
+        return init.scaled(problem.scalar_params(w), scale), 1
+    kind = args.init_kind or "xavier"
+    n = check_positive_int("--seeds", args.seeds)
+    seed = check_positive_int("--seed", args.seed, minimum=0)
+    if kind in ("identity", "zero_first", "zeros"):
+        params = init.by_name(kind, problem, batch=n)
+    else:
+        params = init.by_name(kind, problem, jax.random.PRNGKey(seed), batch=n)
+    return init.scaled(params, scale), n
+
+
+def per_run(values: list, n: int) -> Any:
+    """A list with one entry per start, or the single entry when there is one start."""
+    return values if n > 1 else values[0]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
