@@ -29,11 +29,14 @@ def scalar_margin(weights: Any, target: float) -> float:
 
 def scalar_preconditioner_min(weights: Any) -> np.ndarray:
     """lambda_min(T_w) = sum_i prod_{j != i} w_j^2 of scalar weights (..., L) -> (...)."""
-    w2 = np.asarray(weights, dtype=float) ** 2
-    L = w2.shape[-1]
-    total = np.zeros(w2.shape[:-1])
-    for i in range(L):
-        total = total + np.prod(np.delete(w2, i, axis=-1), axis=-1)
+    return _sum_prod_others(np.asarray(weights, dtype=float) ** 2)
+
+
+def _sum_prod_others(v: np.ndarray) -> np.ndarray:
+    """sum_i prod_{j != i} v_j over the last axis."""
+    total = np.zeros(v.shape[:-1])
+    for i in range(v.shape[-1]):
+        total = total + np.prod(np.delete(v, i, axis=-1), axis=-1)
     return total
 
 
@@ -55,15 +58,17 @@ def alpha_star_scalar(weights: Any, target: float) -> float:
             f"y = {target}): the bound gives no rate")
     x = _alpha_root(w, c)
     D = w**2 - np.min(w**2)
-    return float(scalar_preconditioner_min(x + D))
+    return float(_sum_prod_others(x + D))
 
 
 def _alpha_root(w: np.ndarray, c: float) -> float:
     D = w**2 - np.min(w**2)
     g = lambda x: float(np.prod(x + D)) - c**2  # noqa: E731
-    hi = c ** (2.0 / w.size)          # prod (hi + D_i) >= hi^L = c^2
+    hi = c ** (2.0 / w.size)          # prod (hi + D_i) >= hi^L = c^2 (up to rounding)
     if g(hi) == 0.0:
         return hi
+    while g(hi) < 0.0:
+        hi *= 1.0 + 1e-9
     return scipy.optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps,
                                  maxiter=500)
 
