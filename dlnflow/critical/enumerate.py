@@ -1,0 +1,137 @@
+"""Exact enumeration of critical sets: scalar chains and square-loss matrix problems.
+
+Scalar chain F = 0.5 (w_L ... w_1 - y)^2, y != 0: the minimum manifold p = y (one set per
+branch, i.e. sign pattern with prod sign = sign y, dimension L - 1) and the subspaces
+{w_i = 0, i in Z}, |Z| >= 2 (loss y^2 / 2, dimension L - |Z|; |Z| = 2 strict saddle with
+Hessian eigenvalues +-|y prod_{j not in Z} w_j|, |Z| >= 3 non-strict with escape order |Z|).
+
+Square loss f = 0.5 tr(W C W^T) - tr(W B^T) + c0 (target: C = I, B = Phi, c0 = ||Phi||^2 / 2;
+regression: C = X X^T / n, B = Y X^T / n, c0 = ||Y||^2 / (2n)), W* = B C^-1,
+Sigma' = W* C W*^T = B C^-1 B^T (= Sigma / n, Sigma = Y X^T (X X^T)^-1 X Y^T) with eigenpairs
+(mu_i, u_i), mu_1 > mu_2 > ... > 0. Critical products W_S = P_{U_S} W*, |S| <= r_max (least
+width), loss F_S = c0 - 0.5 sum_{i in S} mu_i (= 0.5/n (||Y||^2 - sum_{i in S} lambda_i)):
+with P = P_{U_S}, f(P W*) = c0 - tr(P W* B^T) + 0.5 tr(P Sigma' P) = c0 - 0.5 tr(P Sigma').
+Representative: balanced factors of W_S (init.balanced_factors). Achour et al. (2024): global
+minimum iff S = {1..min(r_max, k)} (k = rank Sigma'); S not of the form {1..r}: strict saddle;
+S = {1..r}, r < min(r_max, k): strict for L = 2, non-strict for L >= 3 at the balanced
+representative (every layer has rank r, so raising the rank moves all L layers: order L).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import InputError
+from ..init import balanced_factors
+from ..problem import Problem
+from .classify import apply_classification, classify_point, optimal_product
+from .sets import CriticalSet, orbit_tangent
+
+
+def _label(prefix: str, idx: tuple[int, ...]) -> str:
+    return prefix + "{" + ",".join(str(i + 1) for i in idx) + "}"
+
+
+def scalar_chain_sets(problem: Problem) -> list[CriticalSet]:
+    """Critical sets of the square-loss scalar chain (see the module docstring)."""
+    L = problem.depth
+    y = float(np.asarray(problem.target).ravel()[0])
+    if y == 0.0:
+        raise InputError("target must be non-zero for the enumeration (y = 0 makes p = 0 the "
+                         "whole minimum set)")
+    a = abs(y) ** (1.0 / L)
+    out = []
+    for signs in itertools.product((1.0, -1.0), repeat=L):
+        if np.prod(signs) != np.sign(y):
+            continue
+        w = np.asarray(signs) * a
+        name = "".join("+" if s > 0 else "-" for s in signs)
+        out.append(CriticalSet(
+            label=f"min[{name}]", point=problem.scalar_params(w), loss=0.0, dimension=L - 1,
+            predicted_kind="global_min", invariant={"product": y, "signs": list(signs)},
+            generator="w_l -> g_l w_l / g_(l-1), g_l > 0 (branch of p = y)"))
+    for k in range(L, 1, -1):
+        for Z in itertools.combinations(range(L), k):
+            w = np.full(L, a)
+            w[list(Z)] = 0.0
+            out.append(CriticalSet(
+                label=_label("zeros=", Z), point=problem.scalar_params(w), loss=0.5 * y * y,
+                dimension=L - k, predicted_kind="strict_saddle" if k == 2 else "non_strict_saddle",
+                invariant={"product": 0.0, "zeros": [int(i) for i in Z]},
+                generator="w_i free for i not in Z (the subspace w_Z = 0)"))
+    return out
+
+
+def square_loss_quadratic(problem: Problem) -> tuple[np.ndarray, np.ndarray, float]:
+    """(C, B, c0) with f(W) = 0.5 tr(W C W^T) - tr(W B^T) + c0."""
+    if problem.loss_kind == "target":
+        phi = np.asarray(problem.target)
+        return np.eye(phi.shape[1]), phi, 0.5 * float(np.sum(phi ** 2))
+    X, Y = np.asarray(problem.X), np.asarray(problem.Y)
+    n = X.shape[1]
+    return X @ X.T / n, Y @ X.T / n, 0.5 * float(np.sum(Y ** 2)) / n
+
+
+def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
+    """Critical sets of a square-loss matrix problem, one per index set S (module docstring)."""
+    if problem.residual_form or problem.loss_kind not in ("target", "regression"):
+        raise InputError("exact enumeration needs a plain square loss (target or regression); "
+                         f"got loss {problem.loss_kind!r}, residual={problem.residual_form}")
+    C, B, c0 = square_loss_quadratic(problem)
+    if np.linalg.cond(C) > 1e12:
+        raise InputError("exact enumeration needs X X^T invertible (X has dependent rows)")
+    Wstar = np.linalg.solve(C, B.T).T
+    Sig = B @ np.linalg.solve(C, B.T)
+    mu, U = np.linalg.eigh(0.5 * (Sig + Sig.T))
+    order = np.argsort(mu)[::-1]
+    mu, U = mu[order], U[:, order]
+    top = max(mu[0], 0.0) if mu.size else 0.0
+    k = int(np.sum(mu > rtol * max(top, 1e-300)))
+    mu_pos = mu[:k]
+    if k > 1 and np.min(-np.diff(mu_pos)) <= 1e-8 * top:
+        raise InputError(f"exact enumeration needs distinct eigenvalues of Sigma, got {mu_pos}")
+    r_max = problem.rank_bound
+    L = problem.depth
+    out = []
+    for size in range(0, min(r_max, k) + 1):
+        for S in itertools.combinations(range(k), size):
+            US = U[:, list(S)]
+            WS = US @ US.T @ Wstar
+            params = tuple(jnp.asarray(W) for W in balanced_factors(jnp.asarray(WS),
+                                                                     problem.widths))
+            is_top = S == tuple(range(size))
+            if is_top and size == min(r_max, k):
+                kind = "global_min"
+            elif not is_top or L == 2:
+                kind = "strict_saddle"
+            else:
+                kind = "non_strict_saddle"
+            dim = orbit_tangent(problem, params).shape[1]
+            out.append(CriticalSet(
+                label=_label("S=", S), point=params, loss=c0 - 0.5 * float(np.sum(mu[list(S)])),
+                dimension=int(dim), predicted_kind=kind,
+                invariant={"product": WS, "S": [int(i) for i in S]}))
+    return out
+
+
+def enumerate_critical_sets(problem: Problem, classify: bool = True) -> list[CriticalSet]:
+    """All critical sets in closed form (scalar chain or square-loss matrix problem), each
+    classified numerically at its representative when ``classify`` (else kind = predicted)."""
+    if problem.is_scalar_chain and problem.loss_kind == "target":
+        sets = scalar_chain_sets(problem)
+    else:
+        sets = matrix_sets(problem)
+    for cs in sets:
+        if classify:
+            apply_classification(cs, classify_point(problem, cs.point))
+        else:
+            cs.kind = cs.predicted_kind
+    return sets
+
+
+def critical_sets(problem: Problem) -> list[CriticalSet]:
+    """Classified critical sets of ``problem``, sorted by loss (enumeration where it exists)."""
+    return sorted(enumerate_critical_sets(problem), key=lambda c: (c.loss, c.label))
