@@ -33,6 +33,11 @@ def _excess_and_grad_sq(problem: Problem, params: Params, fstar: jax.Array):
     return jax.vmap(jax.vmap(one))(params)
 
 
+@eqx.filter_jit
+def _hessian(problem: Problem, params: Params) -> jax.Array:
+    return problem.hessian(params)
+
+
 def _floor(problem: Problem) -> float:
     fstar = float(problem.optimal_loss or 0.0)
     return 0.0 if fstar == 0.0 else 1e-12 * abs(fstar)
@@ -73,7 +78,7 @@ def loss_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     return np.where(trajectory.valid, t, np.nan), rate
 
 
-def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-8) -> np.ndarray:
+def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-5) -> np.ndarray:
     """Hessian eigenvalues of F at one point above rel_tol * max |eigenvalue| (the directions
     transverse to the minimum manifold at a limit point), ascending."""
     p, batch = problem.check_params(params)
@@ -81,7 +86,7 @@ def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-8)
         if batch != 1:
             raise InputError("transverse_eigenvalues takes one point, not a batch")
         p = tuple(W[0] for W in p)
-    ev = np.linalg.eigvalsh(np.asarray(problem.hessian(p)))
+    ev = np.linalg.eigvalsh(np.asarray(_hessian(problem, p)))
     scale = max(float(np.max(np.abs(ev))), np.finfo(float).tiny)
     return ev[ev > rel_tol * scale]
 
