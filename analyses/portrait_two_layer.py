@@ -59,7 +59,7 @@ def overlays(data: dict) -> list[dict]:
                      "color": None})
     gd_w = np.asarray(data["gd_w"], dtype=float)
     gd_valid = np.asarray(data["gd_valid"], dtype=bool)
-    for j, i in enumerate(data["gd_starts"]):
+    for j in range(len(data["gd_starts"])):
         runs.append({"w": gd_w[j][gd_valid[j]], "kind": "gd",
                      "label": f"GD $\\eta={data['eta']:g}$" if j == 0 else None})
     from dlnflow.plot.style import PALETTE

@@ -305,7 +305,10 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
         data_bytes = (dumps(record, indent=1) + "\n").encode()
         _write(out / f"{an.name}.json", data_bytes)
         files[f"{an.name}.json"] = _sha256(data_bytes)
-        fig = mod.render(data, config)
+        from .plot.style import paper_style
+
+        with paper_style():
+            fig = mod.render(data, config)
         try:
             for fmt in fmts:
                 blob = figure_bytes(fig, fmt)
