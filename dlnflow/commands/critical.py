@@ -1,0 +1,65 @@
+"""``dlnflow critical``: the classified critical sets of a scalar chain or a diagonal target."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..critical import critical_sets
+from ..errors import InputError, check_positive_int
+from ..io import dumps, to_jsonable
+from ..problem import Problem
+from ._common import finite_float, float_list
+
+NAME = "critical"
+HELP = ("critical sets (kind, loss, index, nullity, Hessian eigenvalues) of a scalar chain "
+        "(--target) or of 0.5 ||W - diag(s)||^2 (--target-diag)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depth", type=int, required=True, help="number of layers L")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--target", type=finite_float("--target"),
+                       help="scalar chain target y (F = 0.5 (w_L...w_1 - y)^2)")
+    group.add_argument("--target-diag", help="diagonal target s1,s2,... (distinct, non-zero)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="hidden width m (default: the target's size)")
+
+
+def build_problem(args: argparse.Namespace) -> Problem:
+    """The problem named by the arguments (InputError on bad values)."""
+    depth = check_positive_int("--depth", args.depth)
+    if args.target is not None:
+        if args.width not in (None, 1):
+            raise InputError(f"--width applies to --target-diag only, got {args.width}")
+        if args.target == 0:
+            raise InputError("--target must be non-zero, got 0")
+        return Problem.scalar_chain(depth, args.target)
+    s = float_list("--target-diag", args.target_diag)
+    if any(x == 0 for x in s):
+        raise InputError(f"--target-diag entries must be non-zero, got {args.target_diag!r}")
+    if len(set(abs(x) for x in s)) < len(s):
+        raise InputError(f"--target-diag needs distinct |s_i|, got {args.target_diag!r}")
+    if len(s) > 4 or depth > 6:
+        raise InputError("--target-diag supports at most 4 entries and depth at most 6")
+    width = None if args.width is None else check_positive_int("--width", args.width)
+    return Problem.target_matrix(np.diag(s), depth=depth, width=width)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = build_problem(args)
+    if problem.is_scalar_chain and problem.depth > 8:
+        raise InputError(f"--depth must be at most 8 for a scalar chain, got {problem.depth}")
+    sets = critical_sets(problem)
+    rows = [c.to_dict() for c in sets]
+    if args.json:
+        print(dumps(to_jsonable(rows)))
+        return 0
+    lines = [f"{'label':<18} {'kind':<18} {'loss':>10} {'index':>5} {'null':>4} {'order':>5}"]
+    for c in sets:
+        order = "-" if c.escape_order is None else str(c.escape_order)
+        lines.append(f"{c.label:<18} {c.kind:<18} {c.loss:>10.4g} {c.index:>5} "
+                     f"{c.nullity:>4} {order:>5}")
+    print("\n".join(lines))
+    return 0
