@@ -31,13 +31,15 @@ def compute(config: dict) -> dict:
         w0 = np.full(int(L), float(config["start_scale"]) * abs(y) ** (1.0 / L))
         d = orbits.orbit_diagram(prob, etas, w0, transient=int(config["transient"]),
                                  keep=int(config["keep"]))
-        # Hessian at the limit reached by the stable run closest to the threshold.
+        # Hessian at the limit reached by the last stable run below the first doubling (past
+        # the cascade, runs may also settle near the non-strict saddle at the origin).
+        first = orbits.first_doubling(etas, d["p"], config["spread_tol"])
         spread = orbits.orbit_spread(d["p"])
-        stable = np.isfinite(spread) & (spread <= config["spread_tol"])
+        stable = np.isfinite(spread) & (spread <= config["spread_tol"]) & (etas < first)
         i_last = int(np.flatnonzero(stable)[-1]) if np.any(stable) else 0
         lam_limit = orbits.lambda_max_at(prob, d["final_w"][i_last])
         d.update({"depth": int(L), "lambda_max_balanced": lam, "threshold": thr,
-                  "first_doubling": orbits.first_doubling(etas, d["p"], config["spread_tol"]),
+                  "first_doubling": first,
                   "lambda_max_limit": lam_limit, "limit_eta": float(etas[i_last]),
                   "eta_step": float(etas[1] - etas[0])})
         panels.append(d)

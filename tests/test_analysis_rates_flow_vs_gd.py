@@ -1,0 +1,29 @@
+import json
+
+import numpy as np
+import pytest
+
+from analyses import rates_flow_vs_gd as an
+from dlnflow.io import dumps
+
+
+def test_rates_flow_vs_gd_quick():
+    data = an.compute(an.QUICK)
+    y = an.QUICK["target"]
+    a = data["alpha_star"]
+    fr = data["flow_rate"][np.isfinite(data["flow_rate"])]
+    # 0 < p(0) < y: the start is tight for the bound; the rate never drops below 2 alpha*
+    assert fr[0] == pytest.approx(2 * a, rel=1e-10)
+    assert fr.min() >= 2 * a * (1 - 1e-10)
+    # flow limit: rate 2 lambda with lambda = sum_i (y / w_i)^2 (rank-one Hessian on p = y)
+    lam = np.sum((y / data["flow_limit"]) ** 2)
+    assert fr[-1] == pytest.approx(2 * lam, rel=1e-6)
+    assert data["flow_rate_asymptotic"] == pytest.approx(2 * lam, rel=1e-6)
+    for g in data["gd"]:
+        assert g["status"] == "converged"
+        lam_g = np.sum((y / g["limit"]) ** 2)
+        pred = -2 * np.log(abs(1 - g["eta"] * lam_g)) / g["eta"]
+        assert g["rate"][-1] == pytest.approx(pred, rel=1e-3)
+        assert g["rate_asymptotic"] == pytest.approx(pred, rel=1e-8)
+    fig = an.render(json.loads(dumps(data)), an.QUICK)
+    assert fig.axes
