@@ -1,0 +1,70 @@
+"""Connection graph of the critical sets of 0.5 ||W_L...W_1 - diag(s)||^2, and the
+saddle-to-saddle itinerary of a small start, drawn by loss level.
+
+Nodes: critical sets (index sets S, loss 0.5 (||s||^2 - sum_{i in S} s_i^2)); edges: flow
+connections found from each saddle's escape directions; the itinerary of a trajectory from a
+small start visits S = {}, {1}, {1,2}, ... (modes learnt in order of decreasing s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from networkx.readwrite import json_graph
+
+NAME = "critical_graph"
+TITLE = "Critical sets of a diagonal target: flow connection graph and saddle-to-saddle path"
+CONFIG = {"target_diag": [3.0, 2.0, 1.0], "depth": 2, "width": 3, "small_start": 1e-4,
+          "t1": 30.0, "seed": 0, "n_save": 600}
+QUICK = {"target_diag": [3.0, 1.0], "depth": 2, "width": 2, "small_start": 1e-3,
+         "t1": 20.0, "seed": 1, "n_save": 200}
+
+
+def compute(config: dict) -> dict:
+    """Enumerate and classify the critical sets, build the graph, run one small start."""
+    import dlnflow as dl
+    from dlnflow.critical import connection_graph, critical_sets, graph_to_json
+    from dlnflow.critical import saddle_itinerary
+
+    s = [float(x) for x in config["target_diag"]]
+    problem = dl.Problem.target_matrix(np.diag(s), depth=int(config["depth"]),
+                                       width=int(config["width"]))
+    sets = critical_sets(problem)
+    graph = connection_graph(problem, sets)
+    w0 = dl.init.scaled(dl.init.gaussian(problem, int(config["seed"])),
+                        float(config["small_start"]))
+    t1 = float(config["t1"])
+    traj = dl.simulate(dl.GradientFlow(problem), w0, t1=t1, solver="tsit5",
+                       save_at=np.linspace(0.0, t1, int(config["n_save"])))
+    itin = saddle_itinerary(problem, traj, graph, sets)
+    valid = np.asarray(traj.valid[0])
+    return {
+        "config": dict(config),
+        "problem": problem.describe(),
+        "graph": graph_to_json(graph),
+        "sets": [{k: v for k, v in c.to_dict().items() if k != "invariant"} for c in sets],
+        "itinerary": itin,
+        "t": np.asarray(traj.t[0])[valid],
+        "loss": np.asarray(traj.loss[0])[valid],
+    }
+
+
+def render(data: dict, config: dict):
+    """Left: the graph laid out by loss; right: the small start's loss with plateau levels."""
+    from dlnflow.critical import draw_connection_graph
+    from dlnflow.plot.style import figure, paper_style
+
+    graph = json_graph.node_link_graph(data["graph"], edges="edges")
+    with paper_style():
+        fig, (ax0, ax1) = figure(columns=2, aspect=0.42, ncols=2)
+        draw_connection_graph(ax0, graph)
+        ax0.set_title("flow connections between critical sets")
+        t, loss = np.asarray(data["t"], float), np.asarray(data["loss"], float)
+        ax1.plot(t, loss, color="#0072B2")
+        losses = {n["id"]: n["loss"] for n in data["graph"]["nodes"]}
+        for lab, t0 in zip(data["itinerary"]["nodes"], data["itinerary"]["times"], strict=True):
+            ax1.axhline(losses[lab], color="#999999", lw=0.6, ls=":")
+            ax1.annotate(lab, (t0, losses[lab]), fontsize=6, va="bottom")
+        ax1.set_xlabel("t")
+        ax1.set_ylabel("loss")
+        ax1.set_title("saddle-to-saddle itinerary of a small start")
+    return fig
