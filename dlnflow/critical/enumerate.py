@@ -11,7 +11,7 @@ Sigma' = W* C W*^T = B C^-1 B^T (= Sigma / n, Sigma = Y X^T (X X^T)^-1 X Y^T) wi
 (mu_i, u_i), mu_1 > mu_2 > ... > 0. Critical products W_S = P_{U_S} W*, |S| <= r_max (least
 width), loss F_S = c0 - 0.5 sum_{i in S} mu_i (= 0.5/n (||Y||^2 - sum_{i in S} lambda_i)):
 with P = P_{U_S}, f(P W*) = c0 - tr(P W* B^T) + 0.5 tr(P Sigma' P) = c0 - 0.5 tr(P Sigma').
-Representative: balanced factors of W_S (init.balanced_factors). Achour et al. (2024): global
+Representative: balanced factors of W_S (exact rank |S|, :func:`balanced_rank_factors`). Achour et al. (2024): global
 minimum iff S = {1..min(r_max, k)} (k = rank Sigma'); S not of the form {1..r}: strict saddle;
 S = {1..r}, r < min(r_max, k): strict for L = 2, non-strict for L >= 3 at the balanced
 representative (every layer has rank r, so raising the rank moves all L layers: order L).
@@ -25,7 +25,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from ..init import balanced_factors
 from ..problem import Problem
 from .classify import apply_classification, classify_point, optimal_product
 from .sets import CriticalSet, orbit_tangent
@@ -100,8 +99,7 @@ def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
         for S in itertools.combinations(range(k), size):
             US = U[:, list(S)]
             WS = US @ US.T @ Wstar
-            params = tuple(jnp.asarray(W) for W in balanced_factors(jnp.asarray(WS),
-                                                                     problem.widths))
+            params = balanced_rank_factors(WS, problem.widths, size)
             is_top = S == tuple(range(size))
             if is_top and size == min(r_max, k):
                 kind = "global_min"
@@ -115,6 +113,27 @@ def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
                 dimension=int(dim), predicted_kind=kind,
                 invariant={"product": WS, "S": [int(i) for i in S]}))
     return out
+
+
+def balanced_rank_factors(W: np.ndarray, widths: tuple[int, ...], r: int) -> tuple:
+    """Balanced factors of the rank-r matrix W: W_L = U_r s^(1/L), middle s^(1/L),
+    W_1 = s^(1/L) V_r^T, zero-padded (singular values beyond r set exactly to 0)."""
+    L = len(widths) - 1
+    U, s, Vt = np.linalg.svd(W)
+    root = s[:r] ** (1.0 / L)
+    out = []
+    for l in range(1, L + 1):
+        M = np.zeros((widths[l], widths[l - 1]))
+        if L == 1:
+            M = U[:, :r] @ np.diag(s[:r]) @ Vt[:r]
+        elif l == 1:
+            M[:r, :] = root[:, None] * Vt[:r]
+        elif l == L:
+            M[:, :r] = U[:, :r] * root[None, :]
+        else:
+            M[np.arange(r), np.arange(r)] = root
+        out.append(jnp.asarray(M))
+    return tuple(out)
 
 
 def enumerate_critical_sets(problem: Problem, classify: bool = True) -> list[CriticalSet]:
