@@ -49,9 +49,12 @@ def compute(config: dict) -> dict:
             "rate_asymptotic": rates.gd_asymptotic_rate(prob, gd.params_final, eta) if conv
             else 0.0,
             "lambda_limit": lam,
+            "limit": np.asarray(prob.scalar_weights(gd.params_final))[0],
         })
     return {"config": dict(config), "lambda_flow": lam_flow, "threshold": threshold,
-            "flow_rate": 2 * lam_flow, "flow_time": float(flow.t_final[0]), "e0": e0,
+            "flow_rate": 2 * lam_flow,
+            "flow_limit": np.asarray(prob.scalar_weights(flow.params_final))[0],
+            "flow_time": float(flow.t_final[0]), "e0": e0,
             "rows": rows}
 
 

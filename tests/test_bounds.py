@@ -85,33 +85,9 @@ def test_nonpositive_margin_raises():
         bounds.alpha_star_scalar([np.nan, 1.0], 1.0)
 
 
-def test_rate_never_below_bound_and_tight_at_start():
-    """Depths 2..5: the exact local rate ||grad F||^2/(F-F*) >= 2 alpha* along the flow, with
-    equality at t = 0 when 0 < p(0) < y (the start itself minimises lambda_min: |p(0)| = c)."""
-    rng = np.random.default_rng(1)
-    for depth in range(2, 6):
-        prob = dl.Problem.scalar_chain(depth, 1.5)
-        # imbalanced starts with 0 < p(0) < y (tight) and p(0) > y (overshoot, not tight)
-        w = rng.uniform(0.5, 1.3, size=(4, depth))
-        w[0] = 0.9 ** (1 / depth) * np.ones(depth)                       # balanced, tight
-        w[1, 0] *= 2.5 / np.prod(w[1])                                   # p(0) = 2.5 > y
-        tr = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=8.0,
-                         save_at=np.linspace(0, 8.0, 81), backend="scipy", solver="DOP853",
-                         rtol=1e-10, atol=1e-12)
-        check = bounds.rate_bound_check(tr)
-        for i, run in enumerate(check["runs"]):
-            p0 = np.prod(w[i])
-            assert run["alpha_star"] is not None
-            assert run["holds"], (depth, i, run)
-            _, rate = local_rate(tr)
-            if p0 < 1.5:
-                assert rate[i, 0] == pytest.approx(2 * run["alpha_star"], rel=1e-10)
-            else:
-                assert rate[i, 0] > 2 * run["alpha_star"] * 1.01
-
-
 def test_balanced_two_layer_limit_case():
-    """L = 2, balanced (d = 0): alpha* = 2c and the rate 2 (w1^2 + w2^2) = 4 |p| equals 2 alpha*
+    """(Depths 2..5, imbalanced starts: tests/test_analysis_min_rate_bound.py.)
+    L = 2, balanced (d = 0): alpha* = 2c and the rate 2 (w1^2 + w2^2) = 4 |p| equals 2 alpha*
     at the start, since |p(0)| = c when 0 < p(0) < y."""
     prob = dl.Problem.scalar_chain(2, 2.0)
     w = np.array([0.5, 0.5])
