@@ -292,8 +292,8 @@ def _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts, s
     problem = system.problem
     loss0 = np.asarray(jax.vmap(problem.loss)(params))
     out = _diffrax_batch(system, params, jnp.asarray(t1), jnp.asarray(thr), jnp.asarray(fstar),
-                         solver, rtol, atol, dt0, jnp.asarray(ts), save_steps, max_steps,
-                         has_threshold)
+                         solver, jnp.asarray(rtol), jnp.asarray(atol), dt0, jnp.asarray(ts),
+                         save_steps, max_steps, has_threshold)
     t, ys, losses, ok, ev, cap, nsteps, nacc, nrej = jax.device_get(out)
     t, losses = np.asarray(t), np.asarray(losses)
     finite_t = np.isfinite(t)
@@ -329,6 +329,7 @@ def _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts, s
     # Keep only the records strictly before the final one, then the final one itself, so that
     # padding sits at the end of each row.
     valid = finite_t.copy()
+    valid[:, 1:] &= t[:, 1:] != t[:, :-1]          # t0 or t1 also listed in save_at
     tt = np.where(valid, t, np.nan)
     loss_rec = np.where(valid, losses, np.nan)
     rec = tuple(np.where(valid[:, :, None, None], np.asarray(Y), Wf[:, None])
@@ -380,7 +381,7 @@ def _flow_scipy(system, params, t1, thr, fstar, solver, rtol, atol, ts,
     event.terminal = True
     event.direction = -1
     B = flat0.shape[0]
-    all_t = np.concatenate([[0.0], ts])
+    all_t = np.unique(np.concatenate([[0.0], ts]))
     rows_t, rows_y, status, messages, t_final, steps, nfev, njev = [], [], [], [], [], [], [], []
     for i in range(B):
         v0 = np.asarray(flat0[i])

@@ -1,0 +1,76 @@
+"""`dlnflow flow` and `dlnflow gd`: JSON keys, per-start lists, one-line errors with status 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlnflow.cli import main
+
+
+def run_json(capsys, argv):
+    rc = main(argv + ["--json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    return json.loads(out)
+
+
+def test_flow_json_single_start(capsys):
+    out = run_json(capsys, ["flow", "--depth", "2", "--target", "1", "--init", "0.1,0.1",
+                            "--t1", "100", "--solver", "tsit5", "--rtol", "1e-10",
+                            "--atol", "1e-12", "--stop-at-loss", "1e-6"])
+    assert set(out) == {"status", "t_final", "loss_final", "steps", "imbalance_drift_max"}
+    assert out["status"] == "converged"
+    # balanced two-layer chain: logistic closed form time from p0 = 0.01 to p1 = 1 - sqrt(2e-6)
+    p1 = 1 - np.sqrt(2e-6)
+    t = np.log(p1 * (1 - 0.01) / (0.01 * (1 - p1))) / 2
+    assert out["t_final"] == pytest.approx(t, rel=1e-6)
+    assert out["imbalance_drift_max"] < 1e-8
+
+
+def test_gd_json_several_starts(capsys):
+    out = run_json(capsys, ["gd", "--depth", "3", "--target", "1", "--init-kind",
+                            "near_identity", "--seeds", "3", "--eta", "0.05",
+                            "--stop-at-loss", "1e-8"])
+    assert set(out) == {"status", "iterations", "loss_final", "imbalance_change_max"}
+    assert out["status"] == ["converged"] * 3
+    assert all(v <= 1e-8 for v in out["loss_final"])
+    assert len(out["iterations"]) == 3
+
+
+def test_gd_divergence_in_json(capsys):
+    out = run_json(capsys, ["gd", "--depth", "2", "--target", "1", "--init", "1,1.001",
+                            "--eta", "3", "--max-steps", "1000"])
+    assert out["status"] == "diverged"
+    assert out["loss_final"] is not None and np.isfinite(out["loss_final"])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["gd", "--depth", "0", "--init", "1", "--eta", "0.1"],
+     "--depth must be an integer >= 1, got 0"),
+    (["gd", "--depth", "2", "--init", "1,1", "--eta", "-0.1"],
+     "--eta must be positive, got '-0.1'"),
+    (["gd", "--depth", "3", "--init", "1,1", "--eta", "0.1"], "--init must have 3 weights"),
+    (["gd", "--depth", "2", "--init", "1,nan", "--eta", "0.1"], "'nan' is not a finite number"),
+    (["gd", "--depth", "2", "--target", "nan", "--init", "1,1", "--eta", "0.1"],
+     "--target must be a finite number, got 'nan'"),
+    (["flow", "--depth", "2", "--init", "1,1", "--t1", "-5"], "--t1 must be positive, got '-5'"),
+    (["flow", "--depth", "2", "--init", "1,1", "--t1", "5", "--solver", "rk4"],
+     "unknown diffrax solver 'rk4'"),
+    (["gd", "--depth", "x", "--init", "1", "--eta", "0.1"], "invalid int value: 'x'"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
+    with pytest.raises(SystemExit) if "x" in argv else _nothing():
+        rc = main(argv)
+        assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err
+    assert len(err.splitlines()) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

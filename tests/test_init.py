@@ -1,0 +1,64 @@
+"""Initialisations: shapes, seeds, the exact properties each one promises."""
+
+import numpy as np
+import pytest
+
+import dlnflow as dl
+from dlnflow import init
+
+
+@pytest.fixture
+def mat():
+    return dl.Problem.regression(np.ones((3, 5)), np.ones((2, 5)), widths=[3, 4, 4, 2])
+
+
+def test_shapes_and_batch(mat):
+    for kind in ("xavier", "near_identity", "orthogonal", "balanced", "identity", "zero_first"):
+        params = init.by_name(kind, mat, key=1, batch=6)
+        assert [W.shape for W in params] == [(6, 4, 3), (6, 4, 4), (6, 2, 4)]
+        mat.check_params(params)
+
+
+def test_xavier_variance_and_seed(mat):
+    a = init.xavier(mat, 7, batch=4000)
+    b = init.xavier(mat, 7, batch=4000)
+    np.testing.assert_array_equal(a[0], b[0])
+    # entries N(0, 1/d_in): sample variance within 3% of 1/3, 1/4
+    assert np.var(np.asarray(a[0])) == pytest.approx(1 / 3, rel=0.03)
+    assert np.var(np.asarray(a[1])) == pytest.approx(1 / 4, rel=0.03)
+    scalars = init.xavier(dl.Problem.scalar_chain(3), 0, batch=20000)
+    assert np.var(np.asarray(scalars[0])) == pytest.approx(1.0, rel=0.03)
+
+
+def test_balanced_start_has_zero_imbalance(mat):
+    params = init.balanced(mat, 3, batch=5)
+    for D in dl.invariants.imbalance(params):
+        assert np.max(np.abs(D)) < 1e-12
+    A = np.random.default_rng(0).normal(size=(2, 3))
+    params = init.balanced(mat, product=A)
+    np.testing.assert_allclose(mat.end_to_end(params), A, atol=1e-12)
+    with pytest.raises(dl.InputError, match="rank above the least width"):
+        init.balanced(dl.Problem.target_matrix(np.eye(3), widths=[3, 1, 3]), product=np.eye(3))
+
+
+def test_orthogonal_rows_or_columns(mat):
+    W1, W2, W3 = init.orthogonal(mat, 4)
+    np.testing.assert_allclose(W1.T @ W1, np.eye(3), atol=1e-12)    # (4, 3): orthonormal columns
+    np.testing.assert_allclose(W2 @ W2.T, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(W3 @ W3.T, np.eye(2), atol=1e-12)    # (2, 4): orthonormal rows
+
+
+def test_zero_first_and_scaled():
+    prob = dl.Problem.scalar_chain(4)
+    w = np.asarray(prob.scalar_weights(init.zero_first(prob)))
+    np.testing.assert_array_equal(w, [0.0, 1.0, 1.0, 1.0])
+    small = init.scaled(init.identity(prob), 0.1)
+    assert float(prob.end_to_end(small)[0, 0]) == pytest.approx(1e-4, rel=1e-12)
+
+
+def test_explicit_and_unknown():
+    prob = dl.Problem.scalar_chain(2)
+    with pytest.raises(dl.InputError, match="unknown initialisation 'he'"):
+        init.by_name("he", prob)
+    with pytest.raises(dl.InputError, match="a start must have 2 weights"):
+        init.explicit(prob, np.ones(3))
