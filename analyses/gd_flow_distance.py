@@ -50,6 +50,9 @@ def render(data: dict, config: dict):
     ref = etas / etas[-1]
     ax0.loglog(etas, plain[-1] * ref, "k:", lw=0.7, label=r"$\propto\eta$")
     ax0.loglog(etas, mod[-1] * ref**2, "k--", lw=0.7, label=r"$\propto\eta^2$")
+    from matplotlib.ticker import NullFormatter
+
+    ax0.xaxis.set_minor_formatter(NullFormatter())
     ax0.set_xlabel(r"step size $\eta$")
     ax0.set_ylabel(r"$\max_{k\eta\leq T}\|w_{GD}(k) - w(k\eta)\|$")
     ax0.legend(fontsize=6)
@@ -60,6 +63,7 @@ def render(data: dict, config: dict):
                      label=rf"$\eta={float(c['eta']):g}$")
         ax1.semilogy(t[1:], np.asarray(c["modified"], float)[1:], color=col, ls="--")
     ax1.set_xlabel(r"time $t = k\eta$")
-    ax1.set_ylabel("distance (solid: flow, dashed: modified flow)")
+    ax1.set_ylabel("distance to GD")
+    ax1.set_title("solid: gradient flow, dashed: modified flow")
     ax1.legend(fontsize=6)
     return fig
