@@ -64,6 +64,6 @@ def render(data: dict, config: dict):
         ax1.semilogy(t[1:], np.asarray(c["modified"], float)[1:], color=col, ls="--")
     ax1.set_xlabel(r"time $t = k\eta$")
     ax1.set_ylabel("distance to GD")
-    ax1.set_title("solid: gradient flow, dashed: modified flow")
+    ax1.set_title("solid: flow, dashed: modified flow")
     ax1.legend(fontsize=6)
     return fig

@@ -98,7 +98,9 @@ def two_layer_matrix_bound(W1: Any, W2: Any) -> float:
     """Lower bound on lambda_min(T) from the imbalance D = W_2^T W_2 - W_1 W_1^T (conserved):
     [lambda_min(D)]_+ + [lambda_min(-D)]_+ (W_2^T W_2 >= D, W_1 W_1^T >= -D), each term counted
     only when the hidden width d_1 is at least d_2 (resp. d_0), so that W_2 W_2^T (resp.
-    W_1^T W_1) inherits the bound."""
+    W_1^T W_1) inherits the bound. With d_1 > max(d_0, d_2) both terms vanish (D has
+    eigenvalues of both signs or zero): the bound is informative only for d_1 = d_2 or d_1 = d_0.
+    """
     W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
     if W1.ndim != 2 or W2.ndim != 2 or W2.shape[1] != W1.shape[0]:
         raise InputError(f"W1 (d1, d0) and W2 (d2, d1) must chain, got {W1.shape}, {W2.shape}")

@@ -140,3 +140,26 @@ def test_deficiency_margin_and_balancedness():
     Y = Phi @ X
     reg = dl.Problem.regression(X, Y, depth=2, width=2)
     assert float(bounds.deficiency_margin(reg, (W1, W2))) == pytest.approx(1.0 - np.sqrt(0.29))
+
+
+def test_two_layer_matrix_flow_rate_above_preconditioner_bound():
+    """f = 0.5 ||W2 W1 - Phi||^2, Phi invertible (F* = 0): ||grad F||^2 = <G, T(G)> >= lambda_min(T)
+    ||G||^2 = 2 lambda_min(T) (F - F*), G = W - Phi; and lambda_min(T) >= the imbalance bound,
+    which is conserved along the flow."""
+    rng = np.random.default_rng(5)
+    Phi = np.array([[2.0, 0.3], [-0.4, 1.0]])
+    prob = dl.Problem.target_matrix(Phi, widths=[2, 2, 2])   # hidden width d1 = d0 = d2
+    W1 = rng.normal(size=(2, 2)) * 0.3
+    W2 = np.array([[1.5, 0.2], [0.1, 1.2]])      # W2^T W2 - W1 W1^T positive definite
+    tr = dl.simulate(dl.GradientFlow(prob), (W1, W2), t1=3.0,
+                     save_at=np.linspace(0, 3.0, 31)[1:-1], backend="scipy", solver="DOP853",
+                     rtol=1e-10, atol=1e-12)
+    _, rate = local_rate(tr)
+    b0 = bounds.two_layer_matrix_bound(W1, W2)
+    assert b0 > 0.5
+    for k in range(tr.t.shape[1]):
+        A, B = tr.params[0][0, k], tr.params[1][0, k]
+        lam = bounds.two_layer_preconditioner_min(A, B)
+        assert rate[0, k] >= 2 * lam * (1 - 1e-9)
+        assert lam >= bounds.two_layer_matrix_bound(A, B) - 1e-9
+        assert bounds.two_layer_matrix_bound(A, B) == pytest.approx(b0, rel=1e-6, abs=1e-9)
