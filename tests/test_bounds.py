@@ -163,3 +163,19 @@ def test_two_layer_matrix_flow_rate_above_preconditioner_bound():
         assert rate[0, k] >= 2 * lam * (1 - 1e-9)
         assert lam >= bounds.two_layer_matrix_bound(A, B) - 1e-9
         assert bounds.two_layer_matrix_bound(A, B) == pytest.approx(b0, rel=1e-6, abs=1e-9)
+
+
+def test_rate_bound_check_reports_missing_margin():
+    """A start with p(0) of the wrong sign has no bound (alpha_star None); a good one holds."""
+    prob = dl.Problem.scalar_chain(2, 1.0)
+    w = np.array([[0.5, 0.5], [0.8, -0.3]])
+    tr = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=2.0,
+                     save_at=np.linspace(0, 2.0, 21)[1:-1], backend="scipy", solver="DOP853",
+                     rtol=1e-10, atol=1e-12)
+    good, bad = bounds.rate_bound_check(tr)["runs"]
+    assert good["holds"] and good["alpha_star"] == pytest.approx(0.5)
+    assert bad["alpha_star"] is None and bad["holds"] is None
+    with pytest.raises(InputError):
+        bounds.rate_bound_check(dl.simulate(
+            dl.GradientFlow(dl.Problem.scalar_chain(2, 1.0, loss="lp")),
+            prob.scalar_params(w[0]), t1=0.1, backend="scipy", solver="DOP853"))
