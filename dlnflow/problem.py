@@ -233,7 +233,10 @@ class Problem(eqx.Module):
             mats = [self.A] + [eye + W for W in params] + [self.B]
         else:
             mats = list(params)
-        W = functools.reduce(lambda acc, M: M @ acc, mats[1:], mats[0])
+        if self.is_scalar_chain:      # (1, 1) layers: elementwise products fuse into one kernel
+            W = functools.reduce(lambda acc, M: M * acc, mats[1:], mats[0])
+        else:
+            W = functools.reduce(lambda acc, M: M @ acc, mats[1:], mats[0])
         return self.output_scale * W if self.output_scale != 1.0 else W
 
     def f(self, W: jax.Array) -> jax.Array:
@@ -275,6 +278,9 @@ class Problem(eqx.Module):
         return tuple(out)
 
     def loss_flat(self, vector: jax.Array) -> jax.Array:
+        """F at the flattened parameters (for scalar chains f(c w_L...w_1) directly)."""
+        if self.is_scalar_chain:
+            return self.f(jnp.reshape(self.output_scale * jnp.prod(vector), (1, 1)))
         return self.loss(self.unflatten(vector))
 
     def hessian(self, params: Params) -> jax.Array:

@@ -150,43 +150,42 @@ def _check_save_at(save_at: Any, t1: float) -> np.ndarray:
 
 @eqx.filter_jit
 def _map_loop(system, params, max_steps, stride, thr, fstar, diverge_factor, stall_tol):
+    """Iterate the map on the flattened state (B, P): one array keeps the loop body fused."""
     problem = system.problem
-    step_b = jax.vmap(system.step)
-    loss_b = jax.vmap(problem.loss)
-    B = params[0].shape[0]
+    if hasattr(system, "step_flat"):
+        step_b = jax.vmap(system.step_flat)
+    else:
+        step_b = jax.vmap(lambda v: problem.flatten(system.step(problem.unflatten(v))))
+    loss_b = jax.vmap(problem.loss_flat)
+    state0 = jax.vmap(problem.flatten)(params)
+    B = state0.shape[0]
     n_rec = max_steps // stride + 1
-    loss0 = loss_b(params)
+    loss0 = loss_b(state0)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
+    at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
     done0 = loss0 - fstar <= thr
     code0 = jnp.where(done0, _CONVERGED, -1)
-    rec_params = tuple(jnp.zeros((n_rec, *W.shape)).at[0].set(W) for W in params)
+    rec_state = jnp.zeros((n_rec, *state0.shape)).at[0].set(state0)
     rec_loss = jnp.full((n_rec, B), jnp.nan).at[0].set(loss0)
-    state = (jnp.asarray(0), params, loss0, done0, code0, jnp.zeros(B, dtype=jnp.int64),
-             rec_params, rec_loss)
+    carry = (jnp.asarray(0), state0, loss0, done0, code0, jnp.zeros(B, dtype=jnp.int64),
+             rec_state, rec_loss)
 
-    def cond(state):
-        k, _, _, done, *_ = state
+    def cond(carry):
+        k, _, _, done, *_ = carry
         return (k < max_steps) & jnp.any(~done)
 
-    def body(state):
-        k, params, loss, done, code, iters, rec_params, rec_loss = state
-        new = step_b(params)
+    def body(carry):
+        k, x, loss, done, code, iters, rec_state, rec_loss = carry
+        new = step_b(x)
         new_loss = loss_b(new)
-        finite = jnp.isfinite(new_loss)
-        for W in new:
-            finite &= jnp.all(jnp.isfinite(W), axis=(-2, -1))
-        bad = ~finite | (new_loss > limit)
-        move = jnp.zeros(B)
-        for W0, W1 in zip(params, new, strict=True):
-            move = jnp.maximum(move, jnp.max(jnp.abs(W1 - W0), axis=(-2, -1)))
+        bad = ~(jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(new), axis=1)) | (new_loss > limit)
+        move = jnp.max(jnp.abs(new - x), axis=1)
         active = ~done
         accept = active & ~bad
         fixed = accept & (move <= stall_tol)
-        at_min = new_loss - fstar <= jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
-        conv = accept & ((new_loss - fstar <= thr) | (fixed & at_min))
+        conv = accept & ((new_loss - fstar <= thr) | (fixed & (new_loss - fstar <= at_min_tol)))
         stalled = fixed & ~conv
-        params = tuple(jnp.where(accept[:, None, None], W1, W0)
-                       for W0, W1 in zip(params, new, strict=True))
+        x = jnp.where(accept[:, None], new, x)
         loss = jnp.where(accept, new_loss, loss)
         iters = jnp.where(accept, k + 1, iters)
         code = jnp.where(active & bad, _DIVERGED, code)
@@ -196,23 +195,34 @@ def _map_loop(system, params, max_steps, stride, thr, fstar, diverge_factor, sta
         k = k + 1
 
         def write(bufs):
-            rp, rl = bufs
+            rs, rl = bufs
             j = k // stride
-            rp = tuple(r.at[j].set(W) for r, W in zip(rp, params, strict=True))
-            return rp, rl.at[j].set(loss)
+            return rs.at[j].set(x), rl.at[j].set(loss)
 
-        rec_params, rec_loss = jax.lax.cond(k % stride == 0, write, lambda b: b,
-                                            (rec_params, rec_loss))
-        return k, params, loss, done, code, iters, rec_params, rec_loss
+        rec_state, rec_loss = jax.lax.cond(k % stride == 0, write, lambda b: b,
+                                           (rec_state, rec_loss))
+        return k, x, loss, done, code, iters, rec_state, rec_loss
 
-    return jax.lax.while_loop(cond, body, state)
+    return jax.lax.while_loop(cond, body, carry)
+
+
+def _unflatten_np(problem: Problem, flat: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Split (..., P) flattened states into layers (..., d_l, d_(l-1)) (flatten's order)."""
+    out, i = [], 0
+    for a, b in problem.layer_shapes:
+        out.append(flat[..., i:i + a * b].reshape(*flat.shape[:-1], a, b))
+        i += a * b
+    return tuple(out)
 
 
 def _iterate_map(system, params, max_steps, stride, thr, fstar, diverge_factor, stall_tol,
                  has_threshold) -> Trajectory:
     out = _map_loop(system, params, max_steps, stride, jnp.asarray(thr), jnp.asarray(fstar),
                     jnp.asarray(diverge_factor), jnp.asarray(stall_tol))
-    k, final, loss, done, code, iters, rec_params, rec_loss = jax.device_get(out)
+    k, final_flat, loss, done, code, iters, rec_flat, rec_loss = jax.device_get(out)
+    problem = system.problem
+    final = _unflatten_np(problem, np.asarray(final_flat))
+    rec_params = _unflatten_np(problem, np.asarray(rec_flat))
     code = np.array(code)
     iters = np.array(iters)
     open_runs = code < 0
@@ -223,7 +233,6 @@ def _iterate_map(system, params, max_steps, stride, thr, fstar, diverge_factor, 
     eta = system.eta
     t = np.where(valid, kgrid * eta, np.nan)
     rec_loss = np.where(valid, np.asarray(rec_loss).T, np.nan)
-    final = tuple(np.asarray(W) for W in final)
     rec = tuple(np.where(valid[:, :, None, None], np.swapaxes(np.asarray(R), 0, 1), Wf[:, None])
                 for R, Wf in zip(rec_params, final, strict=True))
     messages = []

@@ -102,5 +102,9 @@ class GradientDescent(eqx.Module):
         g = self.problem.grad(params)
         return tuple(W - self.eta * G for W, G in zip(params, g, strict=True))
 
+    def step_flat(self, vector: jax.Array) -> jax.Array:
+        """The same step on the flattened parameters (what the batched loop iterates)."""
+        return vector - self.eta * jax.grad(self.problem.loss_flat)(vector)
+
     def describe(self) -> dict:
         return {"system": "GradientDescent", "eta": self.eta}
