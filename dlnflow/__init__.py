@@ -1,14 +1,19 @@
 """dlnflow: training of deep linear networks as a dynamical system.
 
-Public API: Problem, init, GradientFlow, GradientDescent, ModifiedFlow, EndToEndFlow,
-simulate, Trajectory, invariants, InputError.
+Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
+
+* problems and starts: Problem, init
+* systems: GradientFlow, GradientDescent, ModifiedFlow, EndToEndFlow, AlignedGD
+* running: simulate, Trajectory, STATUSES
+* analysis: invariants, critical, rates, bounds, closed_forms, scalar_chain, fitting
+* pictures and papers: plot, pipeline
+* errors: InputError
 """
 
-from . import (
-    _config,  # noqa: F401  (float64 before anything else)
-    init,
-    invariants,
-)
+from . import _config  # noqa: F401  (float64 before anything else)
+from . import bounds, closed_forms, critical, fitting, init, invariants, pipeline, plot, rates
+from . import scalar_chain
+from .agd import AlignedGD
 from .errors import InputError
 from .problem import Problem
 from .simulate import simulate
@@ -19,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "STATUSES",
+    "AlignedGD",
     "EndToEndFlow",
     "GradientDescent",
     "GradientFlow",
@@ -26,7 +32,15 @@ __all__ = [
     "ModifiedFlow",
     "Problem",
     "Trajectory",
+    "bounds",
+    "closed_forms",
+    "critical",
+    "fitting",
     "init",
     "invariants",
+    "pipeline",
+    "plot",
+    "rates",
+    "scalar_chain",
     "simulate",
 ]

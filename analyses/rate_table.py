@@ -1,0 +1,295 @@
+"""The convergence-rate table of seed 000, measured: GD iterations to a threshold against depth.
+
+Each row runs gradient descent under its paper's start and step-size rule and fits a growth law
+(exponential / polynomial with degree / flat, dlnflow.fitting) to the median iteration count over
+seeds at depths L (excess loss F - F* <= ``threshold``; capped runs are censored and counted).
+
+* Arora, Cohen, Golowich, Hu (ICLR 2019): balanced start with product W0, ||W0 - Phi||_F =
+  sigma_min(Phi) - c (deficiency margin c); target loss 0.5 ||W - Phi||_F^2; step
+  eta = c^((4L-2)/L) / (6144 L^3 ||Phi||_F^((6L-4)/L)) (their Theorem 1) times one common
+  factor (the paper's constant makes L = 16 need ~1e10 iterations); proved O(L^3 log 1/eps).
+* Bartlett, Helmbold, Long (ICML 2018): identity start, symmetric positive definite Phi,
+  eta = 1/(2 L max(1, ||Phi||_2)^2) (an O(1/L) step); proved O(L log 1/eps).
+  Failure case: symmetric Phi with an eigenvalue lambda < 0. From W_l = I every W_l stays a
+  polynomial in Phi, so in Phi's eigenbasis each eigenvalue follows s <- s - eta s^(L-1)(s^L -
+  lambda) with s(0) = 1; for lambda < 0 s decreases to 0 (and stays positive for small eta), so
+  that eigen-direction of the product goes to 0 and the loss tends to 0.5 lambda^2.
+* Shamir (COLT 2019): scalar chain, w_i ~ N(0, 1), y = 1, fixed eta; proved exp(Omega(L)).
+* Du and Hu (ICML 2019): regression, every entry N(0, 1), output scaled by 1/sqrt(m^(L-1) d_y),
+  their loss 0.5 ||.||_F^2 (no 1/n) with eta = d_y / (2 L ||X||_2^2), i.e. n d_y / (2 L ||X||^2)
+  for our 0.5/n loss; proved O(kappa log 1/eps) for width m = Omega~(L r d_y kappa^3).
+* Zou, Long, Gu (ICLR 2020): residual B (I + W_L) ... (I + W_1) A, A ~ N(0, 1/m), B ~ N(0, 1/d_y)
+  fixed, W_l = 0 at the start; eta = 1 / (L ||A||^2 ||B||^2 ||X||^2) (their loss, no 1/n; an
+  O(1/L) step, constant ours); proved O(kappa log 1/eps).
+* Hu, Xiao, Pennington (ICLR 2020): as Du and Hu with W_l^T W_l = m I (scaled orthogonal);
+  proved O(kappa log 1/eps) for width independent of depth.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+import dlnflow as dl
+from dlnflow import fitting
+from dlnflow.plot.style import PALETTE, figure
+
+NAME = "rate_table"
+TITLE = "Seed 000's convergence-rate table, measured: iterations against depth per paper"
+
+CONFIG = {
+    "depths": [2, 4, 6, 8, 12, 16],
+    "threshold": 1e-3,
+    "max_steps": 100_000,
+    "phi_eigs": [0.8, 0.6, 0.4],
+    "margin_frac": 0.5,
+    "arora_eta_at_L2": 0.1,
+    "arora_seeds": 8,
+    "shamir_eta": 0.05,
+    "shamir_seeds": 64,
+    "regression": {"d_in": 4, "d_out": 2, "n": 16},
+    "width": 64,
+    "wide_seeds": 4,
+    "fail_eigs": [0.8, 0.6, -0.5],
+    "fail_depths": [2, 3, 4, 8],
+    "fail_steps": 40_000,
+    "seed": 0,
+}
+
+QUICK = {
+    "depths": [2, 5, 8],
+    "threshold": 1e-3,
+    "max_steps": 20_000,
+    "phi_eigs": [0.8, 0.6, 0.4],
+    "margin_frac": 0.5,
+    "arora_eta_at_L2": 0.1,
+    "arora_seeds": 4,
+    "shamir_eta": 0.05,
+    "shamir_seeds": 48,
+    "regression": {"d_in": 4, "d_out": 2, "n": 16},
+    "width": 16,
+    "wide_seeds": 2,
+    "fail_eigs": [0.8, 0.6, -0.5],
+    "fail_depths": [2, 3],
+    "fail_steps": 20_000,
+    "seed": 0,
+}
+
+ROWS = {
+    "arora": {"paper": "Arora et al. 2019", "start": "balanced, deficiency margin",
+              "step": "c^(4-2/L) / (K L^3 ||Phi||^(6-4/L))", "proved": "O(L^3 log 1/eps)",
+              "proved_tex": r"$O(L^3\log\frac1\epsilon)$"},
+    "bartlett": {"paper": "Bartlett et al. 2018", "start": "identity, Phi sym. pos. def.",
+                 "step": "1/(2L max(1,||Phi||)^2)", "proved": "O(L log 1/eps)",
+                 "proved_tex": r"$O(L\log\frac1\epsilon)$"},
+    "shamir": {"paper": "Shamir 2019", "start": "scalar, N(0,1)", "step": "fixed",
+               "proved": "exp(Omega(L)) log 1/eps",
+               "proved_tex": r"$e^{\Omega(L)}\log\frac1\epsilon$"},
+    "du_hu": {"paper": "Du and Hu 2019", "start": "wide Gaussian, 1/sqrt(m^(L-1) d_y)",
+              "step": "d_y/(2L||X||^2)", "proved": "O(kappa log 1/eps)",
+              "proved_tex": r"$O(\kappa\log\frac1\epsilon)$"},
+    "zou": {"paper": "Zou et al. 2020", "start": "residual, zero", "step":
+            "1/(L||A||^2||B||^2||X||^2)", "proved": "O(kappa log 1/eps)",
+            "proved_tex": r"$O(\kappa\log\frac1\epsilon)$"},
+    "orthogonal": {"paper": "Hu et al. 2020", "start": "orthogonal, 1/sqrt(m^(L-1) d_y)",
+                   "step": "d_y/(2L||X||^2)", "proved": "O(kappa log 1/eps)",
+                   "proved_tex": r"$O(\kappa\log\frac1\epsilon)$"},
+}
+
+
+def _sym(eigs: list[float], seed: int) -> np.ndarray:
+    d = len(eigs)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    return Q @ np.diag(eigs) @ Q.T
+
+
+def arora_eta(L: int, c: float, phi_norm: float, constant: float = 6144.0) -> float:
+    """Arora et al. (2019), Theorem 1: eta <= c^((4L-2)/L) / (6144 L^3 ||Phi||_F^((6L-4)/L))."""
+    return c ** ((4 * L - 2) / L) / (constant * L**3 * phi_norm ** ((6 * L - 4) / L))
+
+
+def _row_setups(cfg: dict) -> dict[str, Any]:
+    seed = cfg["seed"]
+    rng = np.random.default_rng(seed)
+    phi = _sym(cfg["phi_eigs"], seed)
+    smin = float(np.linalg.svd(phi, compute_uv=False).min())
+    c = cfg["margin_frac"] * smin
+    phi_norm = float(np.linalg.norm(phi))
+    factor = cfg["arora_eta_at_L2"] / arora_eta(2, c, phi_norm)
+    B = cfg["arora_seeds"]
+    dirs = rng.standard_normal((B, *phi.shape))
+    dirs /= np.linalg.norm(dirs, axis=(1, 2), keepdims=True)
+    W0 = phi + (smin - c) * dirs                               # ||W0 - Phi||_F = smin - c
+    r = cfg["regression"]
+    X = rng.standard_normal((r["d_in"], r["n"]))
+    Y = rng.standard_normal((r["d_out"], r["n"]))
+    xnorm2 = float(np.linalg.norm(X, 2) ** 2)
+    m, dy, n = cfg["width"], r["d_out"], r["n"]
+    A = rng.standard_normal((m, r["d_in"])) / np.sqrt(m)
+    Bm = rng.standard_normal((dy, m)) / np.sqrt(dy)
+    ab2 = float(np.linalg.norm(A, 2) ** 2 * np.linalg.norm(Bm, 2) ** 2)
+    lam = float(np.max(np.abs(cfg["phi_eigs"])))
+
+    def arora(L):
+        prob = dl.Problem.target_matrix(phi, depth=L)
+        return prob, dl.init.balanced(prob, product=W0), factor * arora_eta(L, c, phi_norm)
+
+    def bartlett(L):
+        prob = dl.Problem.target_matrix(phi, depth=L)
+        return prob, dl.init.identity(prob, batch=1), 1.0 / (2 * L * max(1.0, lam) ** 2)
+
+    def shamir(L):
+        prob = dl.Problem.scalar_chain(L, 1.0)
+        return prob, dl.init.gaussian(prob, seed + L, batch=cfg["shamir_seeds"]), \
+            cfg["shamir_eta"]
+
+    def wide(L, orth):
+        prob = dl.Problem.regression(X, Y, depth=L, width=m,
+                                     output_scale=1.0 / np.sqrt(float(m) ** (L - 1) * dy))
+        key = seed + 10 * L + orth
+        if orth:
+            p0 = dl.init.orthogonal(prob, key, batch=cfg["wide_seeds"], scale=np.sqrt(m))
+        else:
+            p0 = dl.init.gaussian(prob, key, batch=cfg["wide_seeds"], std=1.0)
+        return prob, p0, n * dy / (2 * L * xnorm2)
+
+    def zou(L):
+        prob = dl.Problem.residual(L, A, Bm, X=X, Y=Y)
+        return prob, dl.init.zeros(prob, batch=cfg["wide_seeds"]), n / (L * ab2 * xnorm2)
+
+    setups = {"arora": arora, "bartlett": bartlett, "shamir": shamir,
+              "du_hu": lambda L: wide(L, 0), "zou": zou, "orthogonal": lambda L: wide(L, 1)}
+    info = {"phi": phi.tolist(), "deficiency_margin": c, "sigma_min": smin,
+            "arora_factor_over_paper": factor, "X": X.tolist(), "Y": Y.tolist(),
+            "A": A.tolist(), "B": Bm.tolist(), "kappa": _kappa(X)}
+    return {"setups": setups, "info": info}
+
+
+def _kappa(X: np.ndarray) -> float:
+    s = np.linalg.svd(X, compute_uv=False)
+    s = s[s > 1e-12 * s[0]]
+    return float((s[0] / s[-1]) ** 2)
+
+
+def _failure(cfg: dict) -> dict[str, Any]:
+    """Bartlett's failure: identity start, symmetric target with a negative eigenvalue."""
+    eigs = np.asarray(cfg["fail_eigs"], dtype=float)
+    phi = _sym(list(eigs), cfg["seed"] + 1)
+    w, V = np.linalg.eigh(phi)
+    neg = w < 0
+    predicted = 0.5 * float(np.sum(w[neg] ** 2))
+    out = {"phi": phi.tolist(), "eigs": eigs.tolist(), "predicted": predicted, "depths": [],
+           "loss": [], "rel_gap": [], "product_on_negative": [], "status": [], "eta": []}
+    for L in cfg["fail_depths"]:
+        prob = dl.Problem.target_matrix(phi, depth=L)
+        eta = 1.0 / (2 * L * max(1.0, float(np.max(np.abs(eigs)))) ** 2)
+        traj = dl.simulate(dl.GradientDescent(prob, eta), dl.init.identity(prob, batch=1),
+                           max_steps=cfg["fail_steps"], stop_at_loss=cfg["threshold"],
+                           record_every=cfg["fail_steps"])
+        W = np.asarray(prob.end_to_end(tuple(np.asarray(P[0]) for P in traj.params_final)))
+        loss = float(traj.loss_final[0])
+        out["depths"].append(L)
+        out["eta"].append(eta)
+        out["loss"].append(loss)
+        out["rel_gap"].append(abs(loss - predicted) / predicted)
+        out["product_on_negative"].append([float(v @ W @ v) for v in V[:, neg].T])
+        out["status"].append(traj.status[0])
+    return out
+
+
+def compute(config: dict) -> dict:
+    """Iterations to the threshold against depth for every row, fitted laws, failure case."""
+    cfg = dict(config)
+    t0 = time.perf_counter()
+    built = _row_setups(cfg)
+    rows: dict[str, Any] = {}
+    for name, make in built["setups"].items():
+        per_depth, runs = [], []
+        for L in cfg["depths"]:
+            prob, p0, eta = make(L)
+            traj = dl.simulate(dl.GradientDescent(prob, eta), p0, max_steps=cfg["max_steps"],
+                               stop_at_loss=cfg["threshold"], record_every=cfg["max_steps"])
+            counts = fitting.censored_counts(traj.steps, traj.status)
+            runs.append(counts)
+            q = fitting.quantiles(counts)
+            per_depth.append({"eta": eta, "steps": np.asarray(traj.steps, int).tolist(),
+                              "status_counts": fitting.status_counts(traj.status),
+                              "quartiles": [float(v) if np.isfinite(v) else None for v in q],
+                              "censored": int(np.sum(~np.isfinite(counts)))})
+        law = fitting.classify_growth(cfg["depths"], runs, seed=cfg["seed"])
+        rows[name] = {**ROWS[name], "depths": list(cfg["depths"]), "per_depth": per_depth,
+                      "fit": law, "law": law["law"], "summary": law["summary"]}
+    return {"config": cfg, "rows": rows, "failure": _failure(cfg), "setup": built["info"],
+            "seconds": time.perf_counter() - t0}
+
+
+def _median_cells(row: dict) -> list[str]:
+    cells = []
+    for r in row["per_depth"]:
+        med = r["quartiles"][1]
+        cells.append(">cap" if med is None else f"{med:.0f}")
+    return cells
+
+
+def tables(data: dict, config: dict) -> dict[str, str]:
+    """Markdown and LaTeX versions of the measured table (medians per depth, fitted law)."""
+    depths = data["config"]["depths"]
+    head = ["Paper", "Start", "Step", "Proved"] + [f"L={L}" for L in depths] + \
+        ["Measured law", "Censored"]
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tex = [r"\begin{tabular}{l l l " + "r" * len(depths) + " l r}", r"\hline",
+           " & ".join(["Paper", "Start", "Proved"] + [f"$L={L}$" for L in depths] +
+                      ["Measured", "Cens."]) + r" \\", r"\hline"]
+    for row in data["rows"].values():
+        cens = sum(r["censored"] for r in row["per_depth"])
+        cells = _median_cells(row)
+        md.append("| " + " | ".join([row["paper"], row["start"], f"`{row['step']}`",
+                                     row["proved"], *cells, row["summary"], str(cens)]) + " |")
+        summ = row["summary"].replace("^", r"\^{}").replace("exp", r"$\exp$")
+        tex.append(" & ".join([row["paper"], row["start"].replace("_", r"\_"),
+                               row["proved_tex"], *[c.replace(">", "$>$") for c in cells],
+                               summ, str(cens)]) + r" \\")
+    tex += [r"\hline", r"\end{tabular}"]
+    f = data["failure"]
+    md.append("")
+    md.append(f"Bartlett failure (identity start, symmetric target with eigenvalues "
+              f"{f['eigs']}): predicted stalled loss 0.5 lambda_-^2 = {f['predicted']:.6g}")
+    md.append("")
+    md.append("| L | loss after cap | relative gap | product on negative eigvec |")
+    md.append("|---|---|---|---|")
+    for L, loss, gap, p in zip(f["depths"], f["loss"], f["rel_gap"], f["product_on_negative"],
+                               strict=True):
+        md.append(f"| {L} | {loss:.9g} | {gap:.2e} | {p[0]:.2e} |")
+    return {"rate_table.md": "\n".join(md) + "\n", "rate_table.tex": "\n".join(tex) + "\n"}
+
+
+def render(data: dict, config: dict):
+    """Median iterations (quartile bars) against depth, one curve per paper's row; inset text:
+    the failure case's stalled loss against its prediction."""
+    fig, (ax, bx) = figure(columns=2, aspect=0.38, ncols=2)
+    cap = data["config"]["max_steps"]
+    for i, (name, row) in enumerate(data["rows"].items()):
+        d = np.asarray(row["depths"], dtype=float)
+        q = np.array([[cap if v is None else v for v in r["quartiles"]]
+                      for r in row["per_depth"]], dtype=float)
+        q = np.maximum(q, 1.0)
+        ax.errorbar(d, q[:, 1], yerr=[q[:, 1] - q[:, 0], q[:, 2] - q[:, 1]], marker="o",
+                    color=PALETTE[i % len(PALETTE)], capsize=2,
+                    label=f"{row['paper']}: {row['summary']}")
+    ax.axhline(cap, color="0.6", lw=0.6, ls="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("GD iterations to threshold (median, IQR)")
+    ax.legend(fontsize=4.5, loc="upper left")
+    f = data["failure"]
+    L = np.asarray(f["depths"], dtype=float)
+    bx.semilogy(L, np.maximum(np.asarray(f["rel_gap"], dtype=float), 1e-17), marker="o",
+                color=PALETTE[1], label="|loss - 0.5 lambda_-^2| / (0.5 lambda_-^2)")
+    bx.semilogy(L, np.maximum(np.abs([p[0] for p in f["product_on_negative"]]), 1e-17),
+                marker="s", color=PALETTE[2], label="|v^T W v| on the negative eigenvector")
+    bx.set_xlabel("depth L")
+    bx.set_title(f"Bartlett failure: stall at {f['predicted']:.4g}", fontsize=7)
+    bx.legend(fontsize=5)
+    return fig
