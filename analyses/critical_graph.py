@@ -22,8 +22,7 @@ QUICK = {"target_diag": [3.0, 1.0], "depth": 2, "width": 2, "small_start": 1e-3,
 def compute(config: dict) -> dict:
     """Enumerate and classify the critical sets, build the graph, run one small start."""
     import dlnflow as dl
-    from dlnflow.critical import connection_graph, critical_sets, graph_to_json
-    from dlnflow.critical import saddle_itinerary
+    from dlnflow.critical import connection_graph, critical_sets, graph_to_json, saddle_itinerary
 
     s = [float(x) for x in config["target_diag"]]
     problem = dl.Problem.target_matrix(np.diag(s), depth=int(config["depth"]),

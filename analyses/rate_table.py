@@ -270,7 +270,7 @@ def render(data: dict, config: dict):
     the failure case's stalled loss against its prediction."""
     fig, (ax, bx) = figure(columns=2, aspect=0.38, ncols=2)
     cap = data["config"]["max_steps"]
-    for i, (name, row) in enumerate(data["rows"].items()):
+    for i, row in enumerate(data["rows"].values()):
         d = np.asarray(row["depths"], dtype=float)
         q = np.array([[cap if v is None else v for v in r["quartiles"]]
                       for r in row["per_depth"]], dtype=float)

@@ -10,9 +10,19 @@ Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
 * errors: InputError
 """
 
-from . import _config  # noqa: F401  (float64 before anything else)
-from . import bounds, closed_forms, critical, fitting, init, invariants, pipeline, plot, rates
-from . import scalar_chain
+from . import (
+    _config,  # noqa: F401  (float64 before anything else)
+    bounds,
+    closed_forms,
+    critical,
+    fitting,
+    init,
+    invariants,
+    pipeline,
+    plot,
+    rates,
+    scalar_chain,
+)
 from .agd import AlignedGD
 from .errors import InputError
 from .problem import Problem

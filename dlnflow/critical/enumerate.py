@@ -11,7 +11,8 @@ Sigma' = W* C W*^T = B C^-1 B^T (= Sigma / n, Sigma = Y X^T (X X^T)^-1 X Y^T) wi
 (mu_i, u_i), mu_1 > mu_2 > ... > 0. Critical products W_S = P_{U_S} W*, |S| <= r_max (least
 width), loss F_S = c0 - 0.5 sum_{i in S} mu_i (= 0.5/n (||Y||^2 - sum_{i in S} lambda_i)):
 with P = P_{U_S}, f(P W*) = c0 - tr(P W* B^T) + 0.5 tr(P Sigma' P) = c0 - 0.5 tr(P Sigma').
-Representative: balanced factors of W_S (exact rank |S|, :func:`balanced_rank_factors`). Achour et al. (2024): global
+Representative: balanced factors of W_S (exact rank |S|, :func:`balanced_rank_factors`).
+Achour et al. (2024): global
 minimum iff S = {1..min(r_max, k)} (k = rank Sigma'); S not of the form {1..r}: strict saddle;
 S = {1..r}, r < min(r_max, k): strict for L = 2, non-strict for L >= 3 at the balanced
 representative (every layer has rank r, so raising the rank moves all L layers: order L).
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..problem import Problem
-from .classify import apply_classification, classify_point, optimal_product
+from .classify import apply_classification, classify_point
 from .sets import CriticalSet, orbit_tangent
 
 
