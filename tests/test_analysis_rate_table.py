@@ -1,0 +1,60 @@
+"""Quick run of the measured rate table, checked against closed forms and the papers' claims."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+from analyses import rate_table as mod
+from dlnflow.io import dumps
+
+
+@pytest.fixture(scope="module")
+def data():
+    return mod.compute(mod.QUICK)
+
+
+def test_bartlett_failure_stalls_at_prediction(data):
+    f = data["failure"]
+    lam = min(mod.QUICK["fail_eigs"])
+    assert f["predicted"] == pytest.approx(0.5 * lam**2, rel=1e-14)
+    for loss, p in zip(f["loss"], f["product_on_negative"], strict=True):
+        assert loss == pytest.approx(0.5 * lam**2, rel=1e-6)
+        assert abs(p[0]) < 1e-6                 # that eigen-direction of the product -> 0
+
+
+def test_growth_classes(data):
+    rows = data["rows"]
+    sh = rows["shamir"]["fit"]["exponential"]
+    assert sh["slope"] > 0 and sh["ci"][0] > 0
+    assert rows["shamir"]["law"] in ("exponential", "polynomial")
+    for name in ("orthogonal", "zou"):
+        k = rows[name]["fit"]["polynomial"]["slope"]
+        assert rows[name]["law"] == "flat", (name, rows[name]["summary"])
+        assert abs(k) < 0.3
+        assert rows[name]["fit"]["exponential"]["slope"] < sh["slope"]
+    # Bartlett's identity start with an O(1/L) step: bounded by O(L) as the paper proves.
+    b = rows["bartlett"]["fit"]["polynomial"]["slope"]
+    assert b <= 1.0
+
+
+def test_arora_step_rule(data):
+    # The step follows the paper's formula up to one common factor.
+    c, n = data["setup"]["deficiency_margin"], np.linalg.norm(data["setup"]["phi"])
+    fac = data["setup"]["arora_factor_over_paper"]
+    for L, r in zip(mod.QUICK["depths"], data["rows"]["arora"]["per_depth"], strict=True):
+        assert r["eta"] == pytest.approx(fac * c ** ((4 * L - 2) / L)
+                                         / (6144 * L**3 * n ** ((6 * L - 4) / L)), rel=1e-12)
+
+
+def test_tables_and_render(data):
+    d = json.loads(dumps(data))
+    out = mod.tables(d, mod.QUICK)
+    assert set(out) == {"rate_table.md", "rate_table.tex"}
+    for row in d["rows"].values():
+        assert row["paper"] in out["rate_table.md"]
+    assert r"\begin{tabular}" in out["rate_table.tex"]
+    fig = mod.render(d, mod.QUICK)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    matplotlib.pyplot.close(fig)
