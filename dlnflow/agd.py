@@ -21,12 +21,18 @@ layer l >= 2 (Y_hat taken before that layer's step); equivalently Theta_l is mul
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from . import init
 from .errors import InputError, check_positive
 from .problem import Params, Problem
+from .simulate import simulate
+from .systems import GradientDescent
 
 
 def _check_agd_problem(problem: Problem) -> None:
@@ -83,3 +89,43 @@ def error_vector(problem: Problem, params: Params) -> jax.Array:
         raise InputError("error_vector needs a scalar-output regression problem")
     W = problem.end_to_end(params)                         # (..., 1, d)
     return (problem.Y - W @ problem.X)[..., 0, :]
+
+
+def filled_loss(traj) -> np.ndarray:
+    """Recorded losses (B, N) with the padding after a run's end (NaN) filled by its last value.
+
+    A map stops early only at a fixed point (or divergence), where the loss stays constant.
+    """
+    loss = np.array(traj.loss, dtype=float)
+    for b in range(loss.shape[0]):
+        n = int(np.asarray(traj.valid[b]).sum())
+        loss[b, n:] = loss[b, n - 1]
+    return loss
+
+
+def agd_run(X: Any, Y: Any, eta: float, depth: int, steps: int, record_every: int = 1):
+    """AGD on widths [d, 1, ..., 1] (``depth`` layers) from init.zero_first: a Trajectory."""
+    X = np.asarray(X, dtype=float)
+    problem = Problem.regression(X, Y, widths=[X.shape[0]] + [1] * depth)
+    return simulate(AlignedGD(problem, eta), init.zero_first(problem), max_steps=steps,
+                    record_every=record_every)
+
+
+def shallow_gd_run(X: Any, Y: Any, eta: float, steps: int, record_every: int = 1):
+    """Gradient descent on the shallow network W (1, d) from W = 0: a Trajectory."""
+    X = np.asarray(X, dtype=float)
+    problem = Problem.regression(X, Y, widths=[X.shape[0], 1])
+    return simulate(GradientDescent(problem, eta), init.zeros(problem), max_steps=steps,
+                    record_every=record_every)
+
+
+def shallow_gd_loss(X: Any, Y: Any, eta: float, steps: int) -> np.ndarray:
+    """Closed form of shallow GD from W = 0 (Proposition 1): E_t = (I - (eta/n) X^T X)^t Y,
+    loss_t = 0.5/n ||E_t||^2, t = 0..steps, by the eigendecomposition of X^T X / n."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(Y, dtype=float).reshape(-1)
+    n = X.shape[1]
+    lam, V = np.linalg.eigh(X.T @ X / n)
+    c = V.T @ y
+    t = np.arange(steps + 1)[:, None]
+    return 0.5 / n * np.sum((c**2)[None, :] * (1 - eta * lam)[None, :] ** (2 * t), axis=1)
