@@ -154,6 +154,7 @@ def render(data: dict, config: dict):
                 ax0.plot([p["start"], p["end"]], [p["loss"]] * 2, color=col, lw=3, alpha=0.35)
         for lev in levels:
             ax0.axhline(lev, color="#999999", lw=0.5, ls=":")
+        ax0.set_ylim(bottom=1e-10)
         ax0.set_xlabel("t")
         ax0.set_ylabel("loss")
         ax0.set_title(r"plateaus at $\frac{1}{2}\sum_{i>k} s_i^2$")
@@ -181,5 +182,6 @@ def render(data: dict, config: dict):
         nx.draw_networkx_edges(graph, pos, edgelist=list(zip(path[:-1], path[1:], strict=True)),
                                ax=ax2, edge_color=PALETTE[1], width=2.0, arrows=True,
                                arrowsize=10, node_size=60)
+        ax2.legend(loc="lower left", frameon=False, fontsize=6)
         ax2.set_title(r"itinerary (smallest $\alpha$) in the graph")
     return fig

@@ -140,5 +140,5 @@ def render(data: dict, config: dict):
             ax.set_title(f"{title}; max rel. error {d['max_rel_error']:.1e}")
             ax.set_xlabel("t")
             ax.set_ylabel(r"mode strength $u_i = (U^T W V)_{ii}$")
-        axes[0].legend(frameon=False, loc="lower right")
+        axes[0].legend(frameon=False, loc="center right")
     return fig
