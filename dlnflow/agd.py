@@ -129,3 +129,19 @@ def shallow_gd_loss(X: Any, Y: Any, eta: float, steps: int) -> np.ndarray:
     c = V.T @ y
     t = np.arange(steps + 1)[:, None]
     return 0.5 / n * np.sum((c**2)[None, :] * (1 - eta * lam)[None, :] ** (2 * t), axis=1)
+
+
+def paper_dataset(second: float = float(np.sqrt(2 * 0.01))) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 001 two-point data x1 = (sqrt 2, 0), x2 = (0, second), y = (1, 1): X (2, 2), Y (1, 2).
+
+    second = sqrt(2 * 0.01) gives (1/n) X^T X = diag(1, 0.01) (Section 4.2); second =
+    sqrt(2) * 0.02 gives diag(1, 4e-4) (Section 4.4, the 'unwhitened' example).
+    """
+    X = np.array([[np.sqrt(2), 0.0], [0.0, float(second)]])
+    return X, np.ones((1, 2))
+
+
+def first_below(loss: Any, thr: float) -> int | None:
+    """First index (iteration) with loss <= thr, or None."""
+    idx = np.flatnonzero(np.asarray(loss) <= thr)
+    return int(idx[0]) if idx.size else None
