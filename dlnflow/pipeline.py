@@ -193,13 +193,9 @@ def figure_bytes(fig: Any, fmt: str) -> bytes:
 
 def _write(path: Path, data: bytes) -> None:
     """Atomic write, skipped when the file already holds these bytes; readable permissions."""
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    atomic_write_bytes(path, data)
-    os.chmod(path, 0o644)
+    if path.is_file() and path.read_bytes() == data:
+        return
+    atomic_write_bytes(path, data)          # 0644, like every atomic write
 
 
 def _sha256(data: bytes) -> str:

@@ -5,27 +5,12 @@ from __future__ import annotations
 
 import itertools
 
-import jax
 import numpy as np
 import pytest
+from fd import fd_hessian
 
 import dlnflow as dl
 from dlnflow.critical import classify_point, critical_sets
-
-
-def fd_hessian(problem, params, h: float = 1e-4) -> np.ndarray:
-    """Central-difference Hessian of F in flattened coordinates (independent of jax.hessian)."""
-    f = jax.jit(lambda x: problem.loss_flat(x))
-    x0 = np.asarray(problem.flatten(params))
-    n = x0.size
-    H = np.zeros((n, n))
-    E = np.eye(n) * h
-    for i in range(n):
-        for j in range(i, n):
-            v = (f(x0 + E[i] + E[j]) - f(x0 + E[i] - E[j]) - f(x0 - E[i] + E[j])
-                 + f(x0 - E[i] - E[j])) / (4 * h * h)
-            H[i, j] = H[j, i] = float(v)
-    return H
 
 
 def achour_kind(S: tuple[int, ...], r_max: int, k: int, depth: int) -> str:
