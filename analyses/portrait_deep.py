@@ -8,7 +8,7 @@ saddles (vanishing Hessian), the escape from which is of higher order (Shamir's 
 
 from __future__ import annotations
 
-import numpy as np
+from analyses._portrait_runs import flow_and_gd_runs
 
 NAME = "portrait_deep"
 TITLE = "Depth-4 scalar chain: exact reduced portrait on the invariant surface w2 = w3 = w4"
@@ -29,20 +29,11 @@ def compute(config: dict) -> dict:
 
     L = int(config["depth"])
     prob = dl.Problem.scalar_chain(L, target=config["target"])
-    starts = np.asarray(config["starts"], dtype=float)
-    t1 = float(config["t1"])
-    ts = np.linspace(0.0, t1, int(config["n_save"]))
-    flow = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(starts), t1=t1,
-                       backend=config["backend"], solver=config["solver"],
-                       rtol=config["rtol"], atol=config["atol"], save_at=ts)
-    eta = float(config["eta"])
-    gd_idx = list(config["gd_starts"])
-    gd = dl.simulate(dl.GradientDescent(prob, eta), prob.scalar_params(starts[gd_idx]),
-                     max_steps=int(np.ceil(t1 / eta)), record_every=1)
+    starts, flow, gd, eta = flow_and_gd_runs(prob, config)
     return {
         "target": config["target"], "depth": L, "eta": eta, "starts": starts,
         "labels": config["labels"], "flow_t": flow.t, "flow_w": flow.scalar_weights(),
-        "flow_loss": flow.loss, "flow_status": flow.status, "gd_starts": gd_idx,
+        "flow_loss": flow.loss, "flow_status": flow.status, "gd_starts": list(config["gd_starts"]),
         "gd_w": gd.scalar_weights(), "gd_valid": gd.valid, "gd_loss": gd.loss,
         "gd_status": gd.status, "solver": flow.metadata["solver"],
         "backend": flow.metadata["backend"], "rtol": config["rtol"], "atol": config["atol"],
