@@ -102,9 +102,10 @@ class GradientDescent(eqx.Module):
         g = self.problem.grad(params)
         return tuple(W - self.eta * G for W, G in zip(params, g, strict=True))
 
-    def step_flat(self, vector: jax.Array) -> jax.Array:
-        """The same step on the flattened parameters (what the batched loop iterates)."""
-        return vector - self.eta * jax.grad(self.problem.loss_flat)(vector)
+    def loss_and_step(self, params: Params) -> tuple[jax.Array, Params]:
+        """(F, W_l - eta dF/dW_l) from one value_and_grad pass (the loss comes for free)."""
+        loss, g = self.problem.loss_and_grad(params)
+        return loss, tuple(W - self.eta * G for W, G in zip(params, g, strict=True))
 
     def describe(self) -> dict:
         return {"system": "GradientDescent", "eta": self.eta}
