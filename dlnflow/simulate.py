@@ -21,6 +21,7 @@ import numpy as np
 import optimistix as optx
 import scipy.integrate
 
+from . import rosenbrock
 from .errors import InputError, check_finite, check_positive, check_positive_int
 from .problem import Params, Problem
 from .trajectory import Trajectory
@@ -30,8 +31,19 @@ DIFFRAX_SOLVERS = {
     "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
 }
 SCIPY_SOLVERS = ("Radau", "BDF", "LSODA", "RK45", "DOP853")
-IMPLICIT = {"kvaerno5", "kvaerno4", "kvaerno3", "Radau", "BDF", "LSODA"}
-DEFAULT_SOLVER = {"diffrax": "kvaerno5", "scipy": "Radau"}
+JAX_SOLVERS = ("rodas4",)
+IMPLICIT = {"kvaerno5", "kvaerno4", "kvaerno3", "Radau", "BDF", "LSODA", "rodas4"}
+DEFAULT_SOLVER = {"diffrax": "kvaerno5", "scipy": "Radau", "jax": "rodas4"}
+BACKEND_SOLVERS = {"diffrax": tuple(DIFFRAX_SOLVERS), "scipy": SCIPY_SOLVERS, "jax": JAX_SOLVERS}
+
+
+def backend_of(solver: str) -> str:
+    """The backend that provides ``solver`` (diffrax, scipy, or dlnflow's own JAX solvers)."""
+    for backend, names in BACKEND_SOLVERS.items():
+        if solver in names:
+            return backend
+    every = [n for names in BACKEND_SOLVERS.values() for n in names]
+    raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(every)}")
 
 _CONVERGED, _COMPLETED, _MAX_STEPS, _STALLED, _DIVERGED, _FAILED = range(6)
 _STATUS_NAMES = ("converged", "completed", "max_steps", "stalled", "diverged", "solver_failed")
@@ -68,7 +80,7 @@ def simulate(
     max_steps: int | None = None,
     stop_at_loss: float | None = None,
     solver: str | None = None,
-    backend: str = "diffrax",
+    backend: str | None = None,
     rtol: float = 1e-8,
     atol: float = 1e-10,
     dt0: float | None = None,
@@ -109,22 +121,27 @@ def simulate(
         t1 = check_positive("t1", t1)
         max_steps = 100_000 if max_steps is None else check_positive_int("max_steps", max_steps)
         ts = _check_save_at(save_at, t1)
-        if backend == "diffrax":
-            solver = solver or DEFAULT_SOLVER["diffrax"]
-            if solver not in DIFFRAX_SOLVERS:
-                raise InputError(f"unknown diffrax solver {solver!r}; choose one of "
-                                 f"{', '.join(DIFFRAX_SOLVERS)}")
+        if backend is not None and backend not in BACKEND_SOLVERS:
+            raise InputError(f"backend must be one of {', '.join(BACKEND_SOLVERS)}, "
+                             f"got {backend!r}")
+        if solver is None:
+            solver = DEFAULT_SOLVER[backend or "diffrax"]
+        provider = backend_of(solver)
+        if backend is not None and backend != provider:
+            raise InputError(f"solver {solver!r} belongs to backend {provider!r}, not "
+                             f"{backend!r}; choose one of {', '.join(BACKEND_SOLVERS[backend])}")
+        if provider == "diffrax":
             traj = _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts,
                                  save_steps, max_steps, stop_at_loss is not None)
-        elif backend == "scipy":
-            solver = solver or DEFAULT_SOLVER["scipy"]
-            if solver not in SCIPY_SOLVERS:
-                raise InputError(f"unknown scipy solver {solver!r}; choose one of "
-                                 f"{', '.join(SCIPY_SOLVERS)}")
+        elif provider == "scipy":
             traj = _flow_scipy(system, params, t1, thr, fstar, solver, rtol, atol, ts,
                                stop_at_loss is not None)
         else:
-            raise InputError(f"backend must be 'diffrax' or 'scipy', got {backend!r}")
+            if save_steps:
+                raise InputError(f"solver {solver!r} records at save_at times (dense output), "
+                                 "not every step: pass save_at, or use a diffrax solver")
+            traj = _flow_rodas(system, params, t1, thr, fstar, rtol, atol, ts, max_steps,
+                               stop_at_loss is not None)
     meta = dict(traj.metadata)
     meta.update({"problem": problem.describe(), **system.describe(),
                  "stop_at_loss": stop_at_loss, "optimal_loss": problem.optimal_loss,
@@ -471,6 +488,94 @@ def _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts, s
         metadata={"backend": "diffrax", "solver": solver, "rtol": rtol, "atol": atol,
                   "t1": float(t1), "max_steps": max_steps},
     )
+
+
+@eqx.filter_jit
+def _rodas_batch(system, flat0, t1, thr, fstar, rtol, atol, ts, max_steps, has_threshold):
+    problem = system.problem
+
+    def field(v):
+        return problem.flatten(system.vector_field(0.0, problem.unflatten(v)))
+
+    event = None
+    if has_threshold:
+        def event(vb):
+            return jax.vmap(problem.loss_flat)(vb) - fstar - thr
+
+    out = rosenbrock.solve_batch(field, flat0, t1, rtol, atol, ts, max_steps, event)
+    loss_b = jax.vmap(problem.loss_flat)
+    out["loss0"], out["loss_final"] = loss_b(flat0), loss_b(out["y"])
+    out["loss_saved"] = jax.vmap(loss_b)(jnp.nan_to_num(out["saved"]))
+    return out
+
+
+def _flow_rodas(system, params, t1, thr, fstar, rtol, atol, ts, max_steps,
+                has_threshold) -> Trajectory:
+    """dlnflow's batched RODAS4 (``rosenbrock.py``): each run its own step size."""
+    problem = system.problem
+    flat0 = jax.vmap(problem.flatten)(params)
+    out = jax.device_get(_rodas_batch(system, flat0, jnp.asarray(t1), jnp.asarray(thr),
+                                      jnp.asarray(fstar), jnp.asarray(rtol), jnp.asarray(atol),
+                                      jnp.asarray(ts), max_steps, has_threshold))
+    B = flat0.shape[0]
+    t_final, y_final, code = np.asarray(out["t"]), np.asarray(out["y"]), np.asarray(out["code"])
+    saved = np.swapaxes(np.asarray(out["saved"]), 0, 1)                      # (B, N, P)
+    saved_ok = np.asarray(out["saved_ok"]).T & (ts[None, :] > 0) & (ts[None, :] < t_final[:, None])
+    flat_rec = np.concatenate([np.asarray(flat0)[:, None], np.nan_to_num(saved),
+                               y_final[:, None]], axis=1)
+    t_rec = np.concatenate([np.zeros((B, 1)), np.broadcast_to(ts, (B, ts.shape[0])),
+                            t_final[:, None]], axis=1)
+    valid = np.concatenate([np.ones((B, 1), bool), saved_ok, np.ones((B, 1), bool)], axis=1)
+    loss0, loss_final = np.asarray(out["loss0"]), np.asarray(out["loss_final"])
+    losses = np.concatenate([loss0[:, None], np.asarray(out["loss_saved"]).T,
+                             loss_final[:, None]], axis=1)
+    status, messages = [], []
+    for i in range(B):
+        if has_threshold and loss0[i] - fstar <= thr:
+            status.append("converged")
+            messages.append("start already below the loss threshold")
+        elif not np.isfinite(loss_final[i]):
+            status.append("diverged")
+            messages.append("the loss became non-finite")
+        elif code[i] == rosenbrock.EVENT:
+            status.append("converged")
+            messages.append("")
+        elif code[i] == rosenbrock.COMPLETED:
+            status.append("max_steps" if has_threshold else "completed")
+            messages.append(f"horizon t1={float(t1):g} reached before the loss threshold"
+                            if has_threshold else "")
+        elif code[i] == rosenbrock.CAPPED:
+            status.append("max_steps")
+            messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
+        else:
+            status.append("solver_failed")
+            messages.append(f"rodas4 failed at t={t_final[i]:g} (step size collapsed or "
+                            "non-finite state)")
+    rec = _unflatten_np(problem, flat_rec)
+    final = _unflatten_np(problem, y_final)
+    tt = np.where(valid, t_rec, np.nan)
+    loss_rec = np.where(valid, losses, np.nan)
+    rec = tuple(np.where(valid[:, :, None, None], R, Wf[:, None])
+                for R, Wf in zip(rec, final, strict=True))
+    tt, loss_rec, rec, valid = _compact(tt, loss_rec, rec, valid)
+    accepted, rejected = np.asarray(out["accepted"]), np.asarray(out["rejected"])
+    return Trajectory(
+        problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
+        status=status, messages=messages, t_final=t_final, loss_final=loss_final,
+        params_final=final, steps=accepted + rejected,
+        stats={"num_accepted_steps": accepted, "num_rejected_steps": rejected},
+        metadata={"backend": "jax", "solver": "rodas4", "rtol": rtol, "atol": atol,
+                  "t1": float(t1), "max_steps": max_steps},
+    )
+
+
+def _unflatten_np(problem: Problem, flat: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Split (..., P) flattened states into layers (..., d_l, d_(l-1)) (flatten's order)."""
+    out, i = [], 0
+    for a, b in problem.layer_shapes:
+        out.append(flat[..., i:i + a * b].reshape(*flat.shape[:-1], a, b))
+        i += a * b
+    return tuple(out)
 
 
 def _compact(t, loss, params, valid):

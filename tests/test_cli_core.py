@@ -56,7 +56,7 @@ def test_gd_divergence_in_json(capsys):
      "--target must be a finite number, got 'nan'"),
     (["flow", "--depth", "2", "--init", "1,1", "--t1", "-5"], "--t1 must be positive, got '-5'"),
     (["flow", "--depth", "2", "--init", "1,1", "--t1", "5", "--solver", "rk4"],
-     "unknown diffrax solver 'rk4'"),
+     "unknown solver 'rk4'"),
     (["gd", "--depth", "x", "--init", "1", "--eta", "0.1"], "invalid int value: 'x'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):

@@ -20,9 +20,10 @@ def matrix_start():
     return init.gaussian(MATRIX, 11, batch=2)
 
 
-@pytest.mark.parametrize("solver", ["kvaerno5", "kvaerno3", "tsit5", "dopri5", "dopri8"])
+@pytest.mark.parametrize("solver", ["kvaerno5", "kvaerno3", "tsit5", "dopri5", "dopri8",
+                                    "rodas4"])
 @pytest.mark.parametrize("which", ["scalar", "matrix"])
-def test_imbalance_conserved_diffrax(solver, which):
+def test_imbalance_conserved_jax_solvers(solver, which):
     prob, p0 = (SCALAR, SCALAR.scalar_params(W0_SCALAR)) if which == "scalar" else (
         MATRIX, matrix_start())
     traj = dl.simulate(dl.GradientFlow(prob), p0, t1=20.0, solver=solver, rtol=1e-9,
@@ -156,8 +157,16 @@ def test_horizon_without_threshold_is_max_steps_status():
 def test_flow_bad_inputs():
     with pytest.raises(dl.InputError, match="t1 must be positive"):
         dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=-1.0)
-    with pytest.raises(dl.InputError, match="unknown diffrax solver 'rk4'"):
+    with pytest.raises(dl.InputError, match="unknown solver 'rk4'"):
         dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=1.0, solver="rk4")
+    with pytest.raises(dl.InputError, match="solver 'LSODA' belongs to backend 'scipy'"):
+        dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=1.0, solver="LSODA",
+                    backend="diffrax")
+    with pytest.raises(dl.InputError, match="backend must be one of"):
+        dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=1.0, backend="julia")
+    with pytest.raises(dl.InputError, match="records at save_at times"):
+        dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=1.0, solver="rodas4",
+                    save_steps=True)
     with pytest.raises(dl.InputError, match="rtol must be positive"):
         dl.simulate(dl.GradientFlow(SCALAR), np.ones(3), t1=1.0, rtol=0.0)
     with pytest.raises(dl.InputError, match="save_at times must lie in"):

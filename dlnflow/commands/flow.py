@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import check_positive
 from ..invariants import drift
-from ..simulate import DIFFRAX_SOLVERS, SCIPY_SOLVERS, simulate
+from ..simulate import DIFFRAX_SOLVERS, JAX_SOLVERS, SCIPY_SOLVERS, backend_of, simulate
 from ..systems import GradientFlow
 from ._common import (
     add_problem_arguments,
@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_start_arguments(parser)
     parser.add_argument("--t1", type=str, required=True, help="time horizon")
     parser.add_argument("--solver", type=str, default="kvaerno5",
-                        help="diffrax: " + ", ".join(DIFFRAX_SOLVERS) + "; scipy: "
-                             + ", ".join(SCIPY_SOLVERS))
+                        help="diffrax: " + ", ".join(DIFFRAX_SOLVERS) + "; dlnflow (JAX): "
+                             + ", ".join(JAX_SOLVERS) + "; scipy: " + ", ".join(SCIPY_SOLVERS))
     parser.add_argument("--rtol", type=str, default="1e-8")
     parser.add_argument("--atol", type=str, default="1e-10")
     parser.add_argument("--stop-at-loss", type=str, default=None,
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     atol = check_positive("--atol", args.atol)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
-    backend = "scipy" if args.solver in SCIPY_SOLVERS else "diffrax"
+    backend = backend_of(args.solver)
     traj = simulate(GradientFlow(problem), params, t1=t1, solver=args.solver, backend=backend,
                     rtol=rtol, atol=atol, stop_at_loss=stop, max_steps=args.max_steps)
     d = drift(traj)
