@@ -4,7 +4,7 @@ Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
 
 * problems and starts: Problem, init
 * systems: GradientFlow, GradientDescent, ModifiedFlow, EndToEndFlow, AlignedGD
-* running: simulate, Trajectory, STATUSES
+* running: simulate, Trajectory, STATUSES, rosenbrock (the batched rodas4 solver)
 * analysis: invariants, critical, rates, bounds, closed_forms, scalar_chain, fitting
 * pictures and papers: plot, pipeline
 * errors: InputError
@@ -21,6 +21,7 @@ from . import (
     pipeline,
     plot,
     rates,
+    rosenbrock,
     scalar_chain,
 )
 from .agd import AlignedGD
@@ -51,6 +52,7 @@ __all__ = [
     "pipeline",
     "plot",
     "rates",
+    "rosenbrock",
     "scalar_chain",
     "simulate",
 ]
