@@ -26,8 +26,15 @@ def _wanted_cpu_devices() -> int:
     return max(1, min(cores, 16))
 
 
-if jax.config.jax_num_cpu_devices == -1:
+def _one_cpu_device_per_core() -> bool:
+    """Ask JAX for one CPU device per core; False when the caller chose already or JAX runs."""
+    if jax.config.jax_num_cpu_devices != -1:
+        return False
     try:
         jax.config.update("jax_num_cpu_devices", _wanted_cpu_devices())
     except RuntimeError:                        # a backend is already running: keep its devices
-        pass
+        return False
+    return True
+
+
+CPU_DEVICES_SET = _one_cpu_device_per_core()
