@@ -449,37 +449,14 @@ def _flow_diffrax(system, params, t1, thr, fstar, solver, rtol, atol, dt0, ts, s
     t_final = t[bidx, last]
     loss_final = losses[bidx, last]
     params_final = tuple(np.asarray(Y)[bidx, last] for Y in ys)
-    status, messages = [], []
-    for i in range(t.shape[0]):
-        if has_threshold and loss0[i] - fstar <= thr:
-            status.append("converged")
-            messages.append("start already below the loss threshold")
-        elif not np.isfinite(loss_final[i]):
-            status.append("diverged")
-            messages.append("the loss became non-finite")
-        elif ev[i]:
-            status.append("converged")
-            messages.append("")
-        elif ok[i]:
-            status.append("max_steps" if has_threshold else "completed")
-            messages.append(f"horizon t1={float(t1):g} reached before the loss threshold"
-                            if has_threshold else "")
-        elif cap[i]:
-            status.append("max_steps")
-            messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
-        else:
-            status.append("solver_failed")
-            messages.append(f"diffrax {solver} failed at t={t_final[i]:g} (step size collapsed "
-                            "or non-finite state)")
+    status, messages = _flow_statuses(loss0, loss_final, t_final, ev, ok, cap, thr, fstar, t1,
+                                      max_steps, has_threshold, f"diffrax {solver}")
     # Keep only the records strictly before the final one, then the final one itself, so that
     # padding sits at the end of each row.
     valid = finite_t.copy()
     valid[:, 1:] &= t[:, 1:] != t[:, :-1]          # t0 or t1 also listed in save_at
-    tt = np.where(valid, t, np.nan)
-    loss_rec = np.where(valid, losses, np.nan)
-    rec = tuple(np.where(valid[:, :, None, None], np.asarray(Y), Wf[:, None])
-                for Y, Wf in zip(ys, params_final, strict=True))
-    tt, loss_rec, rec, valid = _compact(tt, loss_rec, rec, valid)
+    tt, loss_rec, rec, valid = _compact_records(t, losses, tuple(np.asarray(Y) for Y in ys),
+                                                valid, params_final)
     return Trajectory(
         problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
         status=status, messages=messages, t_final=t_final, loss_final=loss_final,
@@ -529,35 +506,12 @@ def _flow_rodas(system, params, t1, thr, fstar, rtol, atol, ts, max_steps,
     loss0, loss_final = np.asarray(out["loss0"]), np.asarray(out["loss_final"])
     losses = np.concatenate([loss0[:, None], np.asarray(out["loss_saved"]).T,
                              loss_final[:, None]], axis=1)
-    status, messages = [], []
-    for i in range(B):
-        if has_threshold and loss0[i] - fstar <= thr:
-            status.append("converged")
-            messages.append("start already below the loss threshold")
-        elif not np.isfinite(loss_final[i]):
-            status.append("diverged")
-            messages.append("the loss became non-finite")
-        elif code[i] == rosenbrock.EVENT:
-            status.append("converged")
-            messages.append("")
-        elif code[i] == rosenbrock.COMPLETED:
-            status.append("max_steps" if has_threshold else "completed")
-            messages.append(f"horizon t1={float(t1):g} reached before the loss threshold"
-                            if has_threshold else "")
-        elif code[i] == rosenbrock.CAPPED:
-            status.append("max_steps")
-            messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
-        else:
-            status.append("solver_failed")
-            messages.append(f"rodas4 failed at t={t_final[i]:g} (step size collapsed or "
-                            "non-finite state)")
-    rec = _unflatten_np(problem, flat_rec)
+    status, messages = _flow_statuses(
+        loss0, loss_final, t_final, code == rosenbrock.EVENT, code == rosenbrock.COMPLETED,
+        code == rosenbrock.CAPPED, thr, fstar, t1, max_steps, has_threshold, "rodas4")
     final = _unflatten_np(problem, y_final)
-    tt = np.where(valid, t_rec, np.nan)
-    loss_rec = np.where(valid, losses, np.nan)
-    rec = tuple(np.where(valid[:, :, None, None], R, Wf[:, None])
-                for R, Wf in zip(rec, final, strict=True))
-    tt, loss_rec, rec, valid = _compact(tt, loss_rec, rec, valid)
+    tt, loss_rec, rec, valid = _compact_records(t_rec, losses, _unflatten_np(problem, flat_rec),
+                                                valid, final)
     accepted, rejected = np.asarray(out["accepted"]), np.asarray(out["rejected"])
     return Trajectory(
         problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
@@ -576,6 +530,44 @@ def _unflatten_np(problem: Problem, flat: np.ndarray) -> tuple[np.ndarray, ...]:
         out.append(flat[..., i:i + a * b].reshape(*flat.shape[:-1], a, b))
         i += a * b
     return tuple(out)
+
+
+def _flow_statuses(loss0, loss_final, t_final, event, completed, capped, thr, fstar, t1,
+                   max_steps, has_threshold, solver_label):
+    """Status and message per flow run from the solver's outcome flags (event, horizon reached,
+    step cap; none of them: the solver failed)."""
+    status, messages = [], []
+    for i in range(len(loss_final)):
+        if has_threshold and loss0[i] - fstar <= thr:
+            status.append("converged")
+            messages.append("start already below the loss threshold")
+        elif not np.isfinite(loss_final[i]):
+            status.append("diverged")
+            messages.append("the loss became non-finite")
+        elif event[i]:
+            status.append("converged")
+            messages.append("")
+        elif completed[i]:
+            status.append("max_steps" if has_threshold else "completed")
+            messages.append(f"horizon t1={float(t1):g} reached before the loss threshold"
+                            if has_threshold else "")
+        elif capped[i]:
+            status.append("max_steps")
+            messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
+        else:
+            status.append("solver_failed")
+            messages.append(f"{solver_label} failed at t={t_final[i]:g} (step size collapsed "
+                            "or non-finite state)")
+    return status, messages
+
+
+def _compact_records(t, loss, params, valid, final):
+    """Invalid records become NaN (times, losses) or the final state (weights), then compact."""
+    t = np.where(valid, t, np.nan)
+    loss = np.where(valid, loss, np.nan)
+    params = tuple(np.where(valid[:, :, None, None], R, Wf[:, None])
+                   for R, Wf in zip(params, final, strict=True))
+    return _compact(t, loss, params, valid)
 
 
 def _compact(t, loss, params, valid):
