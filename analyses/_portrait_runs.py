@@ -17,10 +17,11 @@ def flow_and_gd_runs(prob, config: dict):
     t1 = float(config["t1"])
     ts = np.linspace(0.0, t1, int(config["n_save"]))
     flow = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(starts), t1=t1,
-                       backend=config["backend"], solver=config["solver"],
-                       rtol=config["rtol"], atol=config["atol"], save_at=ts)
+                       solver=dl.Solver(config["solver"], rtol=config["rtol"],
+                                        atol=config["atol"]),
+                       save=dl.SaveAt(ts=ts))
     eta = float(config["eta"])
     gd_idx = list(config["gd_starts"])
     gd = dl.simulate(dl.GradientDescent(prob, eta), prob.scalar_params(starts[gd_idx]),
-                     max_steps=int(np.ceil(t1 / eta)), record_every=1)
+                     stop=dl.Stop(max_steps=int(np.ceil(t1 / eta))), save=dl.SaveAt(every=1))
     return starts, flow, gd, eta

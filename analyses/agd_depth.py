@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlnflow.agd import agd_run, filled_loss, first_below, paper_dataset, shallow_gd_loss
+from dlnflow.agd import agd_run, filled_loss, paper_dataset, shallow_gd_loss
 from dlnflow.plot.style import PALETTE, figure
+from dlnflow.rates import first_below
 
 NAME = "agd_depth"
 TITLE = "AGD at depths 2, 4, 8 vs shallow GD, eta = 0.1 (seed 001, Fig. 1)"

@@ -41,7 +41,7 @@ from dlnflow.agd import agd_run, filled_loss, paper_dataset, shallow_gd_loss
 from dlnflow.errors import InputError
 from dlnflow.plot.style import PALETTE, figure
 from dlnflow.problem import Problem
-from dlnflow.simulate import simulate
+from dlnflow.simulate import SaveAt, Stop, simulate
 from dlnflow.systems import GradientDescent
 
 NAME = "agd_inits"
@@ -134,10 +134,11 @@ def compute(config: dict) -> dict:
     theta2 = np.empty((len(etas), 2 * B, steps + 1))          # the second-layer scalar W_2
     status = []
     for j, eta in enumerate(etas):
-        tr = simulate(GradientDescent(prob, float(eta)), P0, max_steps=steps, record_every=1)
+        tr = simulate(GradientDescent(prob, float(eta)), P0, stop=Stop(max_steps=steps),
+                      save=SaveAt(every=1))
         curves[j] = filled_loss(tr)
         theta2[j] = tr.params[1][:, :, 0, 0]
-        status.append(list(tr.status))
+        status.append([str(s) for s in tr.status])
     its = [[settle_iteration(curves[j, b], thr) for j in range(len(etas))]
            for b in range(2 * B)]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlnflow.agd import agd_run, filled_loss, first_below, paper_dataset, shallow_gd_loss
+from dlnflow.agd import agd_run, filled_loss, paper_dataset, shallow_gd_loss
 from dlnflow.plot.style import PALETTE, figure
+from dlnflow.rates import first_below
 
 NAME = "agd_instance_speedup"
 TITLE = "AGD (2 layers) vs shallow GD at the same step, three steps (seed 001, Fig. 1)"

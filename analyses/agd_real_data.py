@@ -72,7 +72,7 @@ def compute(config: dict) -> dict:
         for L in config["depths"]:
             a = agd_run(Xtr, Ytr, eta, int(L), steps, record_every=every)
             entry["agd"].append({"depth": int(L), "train": a.loss[0],
-                                 "test": _test_loss(a, Xte, Yte), "status": a.status[0]})
+                                 "test": _test_loss(a, Xte, Yte), "status": str(a.status[0])})
         out[name] = entry
     parts, below = [], {}
     for name, e in out.items():

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 import dlnflow as dl
-from dlnflow.agd import AlignedGD, filled_loss, first_below, paper_dataset, shallow_gd_loss
+from dlnflow.agd import AlignedGD, filled_loss, paper_dataset, shallow_gd_loss
 from dlnflow.plot.style import PALETTE, figure
+from dlnflow.rates import first_below
 
 NAME = "agd_unwhitened"
 TITLE = "Unwhitened data: GD on two layers spikes, AGD stays stable (seed 001, Fig. 3)"
@@ -32,8 +33,9 @@ def compute(config: dict) -> dict:
     lam = np.linalg.eigvalsh(X.T @ X / n)[::-1]                    # (lambda_1, lambda_2)
     prob = dl.Problem.regression(X, Y, widths=[2, 1, 1])
     start = dl.init.zero_first(prob)
-    gd = dl.simulate(dl.GradientDescent(prob, eta), start, max_steps=steps, record_every=every)
-    agd = dl.simulate(AlignedGD(prob, eta), start, max_steps=steps, record_every=every)
+    run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=every)}
+    gd = dl.simulate(dl.GradientDescent(prob, eta), start, **run)
+    agd = dl.simulate(AlignedGD(prob, eta), start, **run)
     it = np.arange(gd.loss.shape[1]) * every
     lg, la = filled_loss(gd)[0], filled_loss(agd)[0]
     ls = shallow_gd_loss(X, Y, eta, steps)[it]
@@ -65,7 +67,7 @@ def compute(config: dict) -> dict:
             "theta3_gd": th3, "theta3_agd": ath3, "gd_layer1_radius": gd_layer1,
             "gd_layer2_radius": gd_layer2, "agd_layer1_radius": agd_layer1,
             "agd_layer2_radius": agd_layer2, "lambdas": lam, "settings": dict(config),
-            "status": {"gd": gd.status[0], "agd": agd.status[0]}, "agreement": agreement}
+            "status": {"gd": str(gd.status[0]), "agd": str(agd.status[0])}, "agreement": agreement}
 
 
 def render(data: dict, config: dict):

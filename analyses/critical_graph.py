@@ -33,7 +33,7 @@ def compute(config: dict) -> dict:
                         float(config["small_start"]))
     t1 = float(config["t1"])
     traj = dl.simulate(dl.GradientFlow(problem), w0, t1=t1, solver="tsit5",
-                       save_at=np.linspace(0.0, t1, int(config["n_save"])))
+                       save=dl.SaveAt(ts=np.linspace(0.0, t1, int(config["n_save"]))))
     itin = saddle_itinerary(problem, traj, graph, sets)
     valid = np.asarray(traj.valid[0])
     return {
@@ -49,7 +49,7 @@ def compute(config: dict) -> dict:
 
 def render(data: dict, config: dict):
     """Left: the graph laid out by loss; right: the small start's loss with plateau levels."""
-    from dlnflow.critical import draw_connection_graph
+    from dlnflow.plot.graph import draw_connection_graph
     from dlnflow.plot.style import figure, paper_style
 
     graph = json_graph.node_link_graph(data["graph"], edges="edges")

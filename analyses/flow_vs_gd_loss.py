@@ -12,7 +12,7 @@ import numpy as np
 NAME = "flow_vs_gd_loss"
 TITLE = "Loss vs time, flow and GD (t = k eta), balanced scalar chains of depth 2, 4, 8"
 CONFIG = {"target": 1.0, "depths": [2, 4, 8], "p0": 0.01, "t1": 14.0, "eta": 0.05,
-          "n_save": 800, "solver": "DOP853", "backend": "scipy", "rtol": 1e-11, "atol": 1e-14}
+          "n_save": 800, "solver": "DOP853", "rtol": 1e-11, "atol": 1e-14}
 QUICK = {**CONFIG, "n_save": 200, "eta": 0.1, "rtol": 1e-10, "atol": 1e-13}
 
 
@@ -23,24 +23,25 @@ def compute(config: dict) -> dict:
     t1 = float(config["t1"])
     eta = float(config["eta"])
     ts = np.linspace(0.0, t1, int(config["n_save"]))
+    solver = dl.Solver(config["solver"], rtol=config["rtol"], atol=config["atol"])
     runs = []
     for L in config["depths"]:
         L = int(L)
         prob = dl.Problem.scalar_chain(L, target=y)
         w0 = np.full(L, float(config["p0"]) ** (1.0 / L))
         flow = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w0), t1=t1,
-                           backend=config["backend"], solver=config["solver"],
-                           rtol=config["rtol"], atol=config["atol"], save_at=ts)
+                           solver=solver, save=dl.SaveAt(ts=ts))
         gd = dl.simulate(dl.GradientDescent(prob, eta), prob.scalar_params(w0),
-                         max_steps=int(np.ceil(t1 / eta)), record_every=1)
+                         stop=dl.Stop(max_steps=int(np.ceil(t1 / eta))),
+                         save=dl.SaveAt(every=1))
         ok_f, ok_g = flow.valid[0], gd.valid[0]
         runs.append({"depth": L, "w0": w0, "flow_t": flow.t[0][ok_f],
                      "flow_loss": flow.loss[0][ok_f], "flow_p": np.prod(
                          flow.scalar_weights()[0][ok_f], axis=-1),
                      "gd_t": gd.t[0][ok_g], "gd_loss": gd.loss[0][ok_g],
-                     "flow_status": flow.status[0], "gd_status": gd.status[0]})
+                     "flow_status": str(flow.status[0]), "gd_status": str(gd.status[0])})
     return {"target": y, "eta": eta, "p0": config["p0"], "solver": config["solver"],
-            "backend": config["backend"], "rtol": config["rtol"], "atol": config["atol"],
+            "backend": solver.backend, "rtol": config["rtol"], "atol": config["atol"],
             "runs": runs}
 
 

@@ -19,7 +19,7 @@ QUICK = {**CONFIG, "grid": 40, "max_steps": 1500}
 
 def compute(config: dict) -> dict:
     import dlnflow as dl
-    from dlnflow.plot.basins import gd_basins
+    from dlnflow.basins import gd_basins
 
     prob = dl.Problem.scalar_chain(2, target=config["target"])
     results = [gd_basins(prob, eta, grid=int(config["grid"]), extent=config["extent"],

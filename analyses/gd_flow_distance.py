@@ -19,7 +19,7 @@ QUICK = {**CONFIG, "etas": [0.04, 0.02, 0.01]}
 
 def compute(config: dict) -> dict:
     import dlnflow as dl
-    from dlnflow import rates
+    from dlnflow import fitting, rates
 
     prob = dl.Problem.scalar_chain(int(config["depth"]), float(config["target"]))
     p0 = prob.scalar_params(np.asarray(config["start"], float))
@@ -35,8 +35,8 @@ def compute(config: dict) -> dict:
                        "modified": b["distance"]})
     return {"config": dict(config), "etas": etas, "plain": np.array(plain),
             "modified": np.array(modified),
-            "slope_plain": rates.loglog_slope(etas, plain),
-            "slope_modified": rates.loglog_slope(etas, modified), "curves": curves}
+            "slope_plain": fitting.loglog_slope(etas, plain)["slope"],
+            "slope_modified": fitting.loglog_slope(etas, modified)["slope"], "curves": curves}
 
 
 def render(data: dict, config: dict):

@@ -18,13 +18,13 @@ QUICK = {**CONFIG, "n_eta": 300, "transient": 2000, "keep": 48}
 
 def compute(config: dict) -> dict:
     import dlnflow as dl
-    from dlnflow.plot import orbits
+    from dlnflow import orbits, rates
 
     y = float(config["target"])
     panels = []
     for L in config["depths"]:
         prob = dl.Problem.scalar_chain(int(L), target=y)
-        lam = orbits.balanced_lambda_max(int(L), y)
+        lam = rates.balanced_lambda_max(int(L), y)
         thr = 2.0 / lam
         lo, hi = config["eta_range"]
         etas = np.linspace(lo * thr, hi * thr, int(config["n_eta"]))
@@ -37,7 +37,7 @@ def compute(config: dict) -> dict:
         spread = orbits.orbit_spread(d["p"])
         stable = np.isfinite(spread) & (spread <= config["spread_tol"]) & (etas < first)
         i_last = int(np.flatnonzero(stable)[-1]) if np.any(stable) else 0
-        lam_limit = orbits.lambda_max_at(prob, d["final_w"][i_last])
+        lam_limit = rates.lambda_max_at(prob, d["final_w"][i_last])
         d.update({"depth": int(L), "lambda_max_balanced": lam, "threshold": thr,
                   "first_doubling": first,
                   "lambda_max_limit": lam_limit, "limit_eta": float(etas[i_last]),

@@ -28,23 +28,23 @@ def compute(config: dict) -> dict:
     prob = dl.Problem.scalar_chain(int(config["depth"]), float(config["target"]))
     p0 = prob.scalar_params(np.asarray(config["start"], float))
     stop = float(config["stop_at_loss"])
-    flow = dl.simulate(dl.GradientFlow(prob), p0, t1=1e3, stop_at_loss=stop * 1e-4,
-                       backend="scipy", solver="DOP853", rtol=config["rtol"],
-                       atol=config["atol"])
+    flow = dl.simulate(dl.GradientFlow(prob), p0, t1=1e3,
+                       solver=dl.Solver("DOP853", rtol=config["rtol"], atol=config["atol"]),
+                       stop=dl.Stop(loss=stop * 1e-4))
     lam_flow = float(rates.transverse_eigenvalues(prob, flow.params_final).max())
-    threshold = 2.0 / lam_flow
+    threshold = rates.stability_threshold(prob, flow.params_final)
     e0 = float(prob.excess_loss(tuple(W for W in p0)))
     rows = []
     for frac in config["fractions"]:
         eta = float(frac) * threshold
-        gd = dl.simulate(dl.GradientDescent(prob, eta), p0, max_steps=int(config["max_steps"]),
-                         stop_at_loss=stop)
+        gd = dl.simulate(dl.GradientDescent(prob, eta), p0,
+                         stop=dl.Stop(loss=stop, max_steps=int(config["max_steps"])))
         conv = gd.status[0] == "converged"
         k = int(gd.steps[0])
         lam = (float(rates.transverse_eigenvalues(prob, gd.params_final).max()) if conv
                else float("nan"))
         rows.append({
-            "fraction": float(frac), "eta": eta, "status": gd.status[0], "iterations": k,
+            "fraction": float(frac), "eta": eta, "status": str(gd.status[0]), "iterations": k,
             "rate_average": float(np.log(e0 / gd.loss_final[0]) / (k * eta)) if conv else 0.0,
             "rate_asymptotic": rates.gd_asymptotic_rate(prob, gd.params_final, eta) if conv
             else 0.0,

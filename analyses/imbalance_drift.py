@@ -66,11 +66,12 @@ def _problems(cfg: dict) -> dict[str, tuple]:
             "matrix": (mat, dl.init.gaussian(mat, cfg["seed"], batch=1))}
 
 
-def _flow_drift(prob, p0, backend, solver, rtol, cfg) -> dict[str, Any]:
-    traj = dl.simulate(dl.GradientFlow(prob), p0, t1=cfg["t1"], backend=backend, solver=solver,
-                       rtol=rtol, atol=rtol * 1e-2, save_at=np.linspace(0, cfg["t1"], 9))
+def _flow_drift(prob, p0, solver, rtol, cfg) -> dict[str, Any]:
+    traj = dl.simulate(dl.GradientFlow(prob), p0, t1=cfg["t1"],
+                       solver=dl.Solver(solver, rtol=rtol, atol=rtol * 1e-2),
+                       save=dl.SaveAt(ts=np.linspace(0, cfg["t1"], 9)))
     return {"drift": float(dl.invariants.drift(traj)[0]), "steps": int(traj.steps[0]),
-            "status": traj.status[0]}
+            "status": str(traj.status[0])}
 
 
 def _gd(prob, p0, cfg) -> dict[str, Any]:
@@ -87,7 +88,8 @@ def _gd(prob, p0, cfg) -> dict[str, Any]:
         per_step.append(change)
         exact_err.append(err)
         steps = int(round(cfg["gd_horizon"] / eta))
-        traj = dl.simulate(dl.GradientDescent(prob, eta), p0, max_steps=steps, record_every=1)
+        traj = dl.simulate(dl.GradientDescent(prob, eta), p0, stop=dl.Stop(max_steps=steps),
+                           save=dl.SaveAt(every=1))
         horizon.append(float(dl.invariants.drift(traj)[0]))
     return {"per_step": per_step, "exact_rel_err": exact_err, "horizon": horizon,
             "slope_per_step": fitting.loglog_slope(cfg["etas"], per_step),
@@ -106,7 +108,7 @@ def compute(config: dict) -> dict:
         for pname in names:
             prob, p0 = probs[pname]
             for solver in solvers:
-                rows = [_flow_drift(prob, p0, backend, solver, r, cfg) for r in rtols]
+                rows = [_flow_drift(prob, p0, solver, r, cfg) for r in rtols]
                 flows.append({"problem": pname, "backend": backend, "solver": solver,
                               "rtols": list(rtols), "drift": [r["drift"] for r in rows],
                               "steps": [r["steps"] for r in rows],

@@ -40,9 +40,9 @@ def compute(config: dict) -> dict:
         w = _starts(rng, int(depth), int(config["starts_per_depth"]), float(config["low"]),
                     float(config["high"]), y)
         tr = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=t1,
-                         save_at=np.linspace(0, t1, int(config["n_save"]))[1:-1],
-                         backend="scipy", solver=config["solver"], rtol=config["rtol"],
-                         atol=config["atol"])
+                         solver=dl.Solver(config["solver"], rtol=config["rtol"],
+                                          atol=config["atol"]),
+                         save=dl.SaveAt(ts=np.linspace(0, t1, int(config["n_save"]))[1:-1]))
         t, r = rates.local_rate(tr)
         for i in range(w.shape[0]):
             ok = np.isfinite(r[i])
@@ -51,7 +51,7 @@ def compute(config: dict) -> dict:
                 "depth": int(depth), "start": w[i], "p0": float(np.prod(w[i])),
                 "alpha_star": a, "rate_min": float(r[i][ok].min()),
                 "rate_t0": float(r[i][0]), "t": t[i][ok], "rate": r[i][ok],
-                "imbalance_spread": float(np.ptp(w[i] ** 2)), "status": tr.status[i],
+                "imbalance_spread": float(np.ptp(w[i] ** 2)), "status": str(tr.status[i]),
             })
     return {"config": dict(config), "target": y, "runs": rows}
 

@@ -8,7 +8,7 @@ saddles (vanishing Hessian), the escape from which is of higher order (Shamir's 
 
 from __future__ import annotations
 
-from analyses._portrait_runs import flow_and_gd_runs
+from dlnflow.analyses._portrait_runs import flow_and_gd_runs
 
 NAME = "portrait_deep"
 TITLE = "Depth-4 scalar chain: exact reduced portrait on the invariant surface w2 = w3 = w4"
@@ -17,7 +17,7 @@ CONFIG = {
     "starts": [[1.8, 0.25, 0.25, 0.25], [-0.6, 1.3, 1.3, 1.3], [0.3, -1.2, -1.2, -1.2],
                [-1.7, -0.5, -0.5, -0.5]],
     "labels": ["(1.8, 0.25)", "(-0.6, 1.3)", "(0.3, -1.2)", "(-1.7, -0.5)"],
-    "t1": 12.0, "n_save": 600, "solver": "DOP853", "backend": "scipy", "rtol": 1e-11,
+    "t1": 12.0, "n_save": 600, "solver": "DOP853", "rtol": 1e-11,
     "atol": 1e-13, "eta": 0.12, "gd_starts": [1, 2], "extent": [-2.0, 2.0, -2.0, 2.0],
     "grid": 81,
 }
@@ -33,9 +33,10 @@ def compute(config: dict) -> dict:
     return {
         "target": config["target"], "depth": L, "eta": eta, "starts": starts,
         "labels": config["labels"], "flow_t": flow.t, "flow_w": flow.scalar_weights(),
-        "flow_loss": flow.loss, "flow_status": flow.status, "gd_starts": list(config["gd_starts"]),
+        "flow_loss": flow.loss, "flow_status": [str(s) for s in flow.status],
+        "gd_starts": list(config["gd_starts"]),
         "gd_w": gd.scalar_weights(), "gd_valid": gd.valid, "gd_loss": gd.loss,
-        "gd_status": gd.status, "solver": flow.metadata["solver"],
+        "gd_status": [str(s) for s in gd.status], "solver": flow.metadata["solver"],
         "backend": flow.metadata["backend"], "rtol": config["rtol"], "atol": config["atol"],
         "extent": config["extent"], "grid": config["grid"],
     }
@@ -43,7 +44,7 @@ def compute(config: dict) -> dict:
 
 def render(data: dict, config: dict):
     import dlnflow as dl
-    from analyses.portrait_two_layer import overlays
+    from dlnflow.analyses.portrait_two_layer import overlays
     from dlnflow.plot import portrait, style
 
     L = int(data["depth"])

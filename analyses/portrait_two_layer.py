@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyses._portrait_runs import flow_and_gd_runs
+from dlnflow.analyses._portrait_runs import flow_and_gd_runs
 
 NAME = "portrait_two_layer"
 TITLE = "Two-layer scalar chain: (w1, w2) phase portrait, invariant hyperbolas, flow and GD runs"
@@ -18,7 +18,7 @@ CONFIG = {
     "starts": [[1.0, -1.0], [1.0, -0.97], [0.15, 1.7], [-1.6, 0.35]],
     "labels": ["plateau start (1, -1)", "(1, -0.97)", "generic (0.15, 1.7)",
                "generic (-1.6, 0.35)"],
-    "t1": 12.0, "n_save": 600, "solver": "DOP853", "backend": "scipy", "rtol": 1e-11,
+    "t1": 12.0, "n_save": 600, "solver": "DOP853", "rtol": 1e-11,
     "atol": 1e-13, "eta": 0.3, "gd_starts": [1, 2, 3], "extent": [-2.0, 2.0, -2.0, 2.0],
     "grid": 81,
 }
@@ -33,9 +33,9 @@ def compute(config: dict) -> dict:
     return {
         "target": config["target"], "eta": eta, "starts": starts, "labels": config["labels"],
         "flow_t": flow.t, "flow_w": flow.scalar_weights(), "flow_loss": flow.loss,
-        "flow_status": flow.status, "gd_starts": list(config["gd_starts"]),
+        "flow_status": [str(s) for s in flow.status], "gd_starts": list(config["gd_starts"]),
         "gd_w": gd.scalar_weights(),
-        "gd_valid": gd.valid, "gd_loss": gd.loss, "gd_status": gd.status,
+        "gd_valid": gd.valid, "gd_loss": gd.loss, "gd_status": [str(s) for s in gd.status],
         "solver": flow.metadata["solver"], "backend": flow.metadata["backend"],
         "rtol": config["rtol"], "atol": config["atol"], "extent": config["extent"],
         "grid": config["grid"],

@@ -37,6 +37,7 @@ import numpy as np
 
 import dlnflow as dl
 from dlnflow import fitting
+from dlnflow.papers import arora_eta, bartlett_eta, du_hu_eta, du_hu_output_scale, zou_eta
 from dlnflow.plot.style import PALETTE, figure
 
 NAME = "rate_table"
@@ -75,7 +76,7 @@ QUICK = {
     "width": 16,
     "wide_seeds": 2,
     "fail_eigs": [0.8, 0.6, -0.5],
-    "fail_depths": [3],
+    "fail_depths": [2, 3, 4, 6],
     "fail_steps": 20_000,
     "seed": 0,
 }
@@ -108,11 +109,6 @@ def _sym(eigs: list[float], seed: int) -> np.ndarray:
     return Q @ np.diag(eigs) @ Q.T
 
 
-def arora_eta(L: int, c: float, phi_norm: float, constant: float = 6144.0) -> float:
-    """Arora et al. (2019), Theorem 1: eta <= c^((4L-2)/L) / (6144 L^3 ||Phi||_F^((6L-4)/L))."""
-    return c ** ((4 * L - 2) / L) / (constant * L**3 * phi_norm ** ((6 * L - 4) / L))
-
-
 def _row_setups(cfg: dict) -> dict[str, Any]:
     seed = cfg["seed"]
     rng = np.random.default_rng(seed)
@@ -128,11 +124,9 @@ def _row_setups(cfg: dict) -> dict[str, Any]:
     r = cfg["regression"]
     X = rng.standard_normal((r["d_in"], r["n"]))
     Y = rng.standard_normal((r["d_out"], r["n"]))
-    xnorm2 = float(np.linalg.norm(X, 2) ** 2)
-    m, dy, n = cfg["width"], r["d_out"], r["n"]
+    m, dy = cfg["width"], r["d_out"]
     A = rng.standard_normal((m, r["d_in"])) / np.sqrt(m)
     Bm = rng.standard_normal((dy, m)) / np.sqrt(dy)
-    ab2 = float(np.linalg.norm(A, 2) ** 2 * np.linalg.norm(Bm, 2) ** 2)
     lam = float(np.max(np.abs(cfg["phi_eigs"])))
 
     def arora(L):
@@ -141,7 +135,7 @@ def _row_setups(cfg: dict) -> dict[str, Any]:
 
     def bartlett(L):
         prob = dl.Problem.target_matrix(phi, depth=L)
-        return prob, dl.init.identity(prob, batch=1), 1.0 / (2 * L * max(1.0, lam) ** 2)
+        return prob, dl.init.identity(prob, batch=1), bartlett_eta(L, lam)
 
     def shamir(L):
         prob = dl.Problem.scalar_chain(L, 1.0)
@@ -150,17 +144,17 @@ def _row_setups(cfg: dict) -> dict[str, Any]:
 
     def wide(L, orth):
         prob = dl.Problem.regression(X, Y, depth=L, width=m,
-                                     output_scale=1.0 / np.sqrt(float(m) ** (L - 1) * dy))
+                                     output_scale=du_hu_output_scale(m, L, dy))
         key = seed + 10 * L + orth
         if orth:
             p0 = dl.init.orthogonal(prob, key, batch=cfg["wide_seeds"], scale=np.sqrt(m))
         else:
             p0 = dl.init.gaussian(prob, key, batch=cfg["wide_seeds"], std=1.0)
-        return prob, p0, n * dy / (2 * L * xnorm2)
+        return prob, p0, du_hu_eta(L, X, dy)
 
     def zou(L):
         prob = dl.Problem.residual(L, A, Bm, X=X, Y=Y)
-        return prob, dl.init.zeros(prob, batch=cfg["wide_seeds"]), n / (L * ab2 * xnorm2)
+        return prob, dl.init.zeros(prob, batch=cfg["wide_seeds"]), zou_eta(L, A, Bm, X)
 
     setups = {"arora": arora, "bartlett": bartlett, "shamir": shamir,
               "du_hu": lambda L: wide(L, 0), "zou": zou, "orthogonal": lambda L: wide(L, 1)}
@@ -187,10 +181,10 @@ def _failure(cfg: dict) -> dict[str, Any]:
            "loss": [], "rel_gap": [], "product_on_negative": [], "status": [], "eta": []}
     for L in cfg["fail_depths"]:
         prob = dl.Problem.target_matrix(phi, depth=L)
-        eta = 1.0 / (2 * L * max(1.0, float(np.max(np.abs(eigs)))) ** 2)
+        eta = bartlett_eta(L, float(np.max(np.abs(eigs))))
         traj = dl.simulate(dl.GradientDescent(prob, eta), dl.init.identity(prob, batch=1),
-                           max_steps=cfg["fail_steps"], stop_at_loss=cfg["threshold"],
-                           record_every=cfg["fail_steps"])
+                           stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["fail_steps"]),
+                           save=dl.SaveAt(every=cfg["fail_steps"]))
         W = np.asarray(prob.end_to_end(tuple(np.asarray(P[0]) for P in traj.params_final)))
         loss = float(traj.loss_final[0])
         out["depths"].append(L)
@@ -198,7 +192,7 @@ def _failure(cfg: dict) -> dict[str, Any]:
         out["loss"].append(loss)
         out["rel_gap"].append(abs(loss - predicted) / predicted)
         out["product_on_negative"].append([float(v @ W @ v) for v in V[:, neg].T])
-        out["status"].append(traj.status[0])
+        out["status"].append(str(traj.status[0]))
     return out
 
 
@@ -212,8 +206,9 @@ def compute(config: dict) -> dict:
         per_depth, runs = [], []
         for L in cfg["depths"]:
             prob, p0, eta = make(L)
-            traj = dl.simulate(dl.GradientDescent(prob, eta), p0, max_steps=cfg["max_steps"],
-                               stop_at_loss=cfg["threshold"], record_every=cfg["max_steps"])
+            traj = dl.simulate(dl.GradientDescent(prob, eta), p0,
+                               stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
+                               save=dl.SaveAt(every=cfg["max_steps"]))
             counts = fitting.censored_counts(traj.steps, traj.status)
             runs.append(counts)
             q = fitting.quantiles(counts)
@@ -292,6 +287,7 @@ def render(data: dict, config: dict):
                 color=PALETTE[1], label="|loss - 0.5 lambda_-^2| / (0.5 lambda_-^2)")
     bx.semilogy(L, np.maximum(np.abs([p[0] for p in f["product_on_negative"]]), 1e-17),
                 marker="s", color=PALETTE[2], label="|v^T W v| on the negative eigenvector")
+    bx.set_xticks(L)
     bx.set_xlabel("depth L")
     bx.set_title(f"Bartlett failure: stall at {f['predicted']:.4g}", fontsize=7)
     bx.legend(fontsize=5)

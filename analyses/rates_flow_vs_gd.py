@@ -28,25 +28,26 @@ def compute(config: dict) -> dict:
     p0 = prob.scalar_params(w0)
     t1 = float(config["t1"])
     flow = dl.simulate(dl.GradientFlow(prob), p0, t1=t1,
-                       save_at=np.linspace(0, t1, int(config["n_save"]))[1:-1],
-                       backend="scipy", solver=config["solver"], rtol=config["rtol"],
-                       atol=config["atol"])
+                       solver=dl.Solver(config["solver"], rtol=config["rtol"],
+                                        atol=config["atol"]),
+                       save=dl.SaveAt(ts=np.linspace(0, t1, int(config["n_save"]))[1:-1]))
     ft, fr = rates.local_rate(flow)
     out = {
         "config": dict(config), "alpha_star": bounds.alpha_star_scalar(w0, y),
-        "flow_t": ft[0], "flow_rate": fr[0], "flow_status": flow.status[0],
+        "flow_t": ft[0], "flow_rate": fr[0], "flow_status": str(flow.status[0]),
         "flow_limit": flow.scalar_weights()[0, -1],
         "flow_rate_asymptotic": rates.flow_asymptotic_rate(prob, flow.params_final),
         "gd": [],
     }
     for eta in config["etas"]:
         gd = dl.simulate(dl.GradientDescent(prob, float(eta)), p0,
-                         max_steps=int(config["max_steps"]),
-                         stop_at_loss=float(config["stop_at_loss"]), record_every=1)
+                         stop=dl.Stop(loss=float(config["stop_at_loss"]),
+                                      max_steps=int(config["max_steps"])),
+                         save=dl.SaveAt(every=1))
         t, r = rates.local_rate(gd)
         ok = np.isfinite(r[0])
         out["gd"].append({
-            "eta": float(eta), "t": t[0][ok], "rate": r[0][ok], "status": gd.status[0],
+            "eta": float(eta), "t": t[0][ok], "rate": r[0][ok], "status": str(gd.status[0]),
             "iterations": int(gd.steps[0]),
             "limit": np.asarray(prob.scalar_weights(gd.params_final))[0],
             "rate_asymptotic": rates.gd_asymptotic_rate(prob, gd.params_final, float(eta)),

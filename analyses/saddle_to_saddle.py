@@ -82,9 +82,10 @@ def compute(config: dict) -> dict:
     base = dl.init.gaussian(problem, int(config["seed"]))
     params0 = tuple(np.stack([a * np.asarray(W) for a in alphas]) for W in base)
     t1 = float(config["t1"])
-    traj = dl.simulate(dl.GradientFlow(problem), params0, t1=t1, solver="tsit5",
-                       save_at=np.linspace(0.0, t1, int(config["n_save"])),
-                       rtol=float(config["rtol"]), atol=float(config["atol"]))
+    traj = dl.simulate(dl.GradientFlow(problem), params0, t1=t1,
+                       solver=dl.Solver("tsit5", rtol=float(config["rtol"]),
+                                        atol=float(config["atol"])),
+                       save=dl.SaveAt(ts=np.linspace(0.0, t1, int(config["n_save"]))))
 
     grad_sq = jax.vmap(lambda p: sum(jax.numpy.sum(g * g) for g in problem.grad(p)))
     runs = []
@@ -139,8 +140,7 @@ def render(data: dict, config: dict):
     """Loss curves with plateau levels; plateau length vs ln(1/alpha); itinerary on the graph."""
     import networkx as nx
 
-    from dlnflow.critical import draw_connection_graph
-    from dlnflow.critical.graph import layout_by_loss
+    from dlnflow.plot.graph import draw_connection_graph, layout_by_loss
     from dlnflow.plot.style import PALETTE, figure, paper_style
 
     levels = np.asarray(data["levels"], float)

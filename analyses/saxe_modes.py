@@ -5,7 +5,7 @@ Two layers, W_1 = diag(sqrt u0) V^T, W_2 = U diag(sqrt u0): the flow keeps W = U
 u' = 2 u (s - u), u(t) = s e^(2st) / (e^(2st) - 1 + s/u0) (closed_forms.saxe_mode), learnt by
 time (1/(2s)) ln(uf (s - u0) / (u0 (s - uf))) (closed_forms.saxe_time). M layers, balanced start
 W_1 = diag(a) V^T, W_l = diag(a), W_M = U diag(a), a = u0^(1/M): each layer stays diag(u^(1/M))
-and u' = M u^(2 - 2/M) (s - u), solved here by scipy (solve_ivp, DOP853, rtol 1e-12).
+and u' = M u^(2 - 2/M) (s - u) (closed_forms.deep_saxe_mode: scipy DOP853, rtol 1e-12).
 The measured mode strengths are diag(U^T W(t) V) of the simulated matrix flow.
 """
 
@@ -36,18 +36,6 @@ def decoupled_start(U: np.ndarray, V: np.ndarray, u0: float, depth: int) -> tupl
     return tuple(layers)
 
 
-def mode_ode(t: np.ndarray, s: float, u0: float, depth: int) -> np.ndarray:
-    """Numerical solution of u' = M u^(2 - 2/M) (s - u), u(0) = u0 (DOP853, rtol 1e-12)."""
-    import scipy.integrate
-
-    def rhs(_t: float, u: np.ndarray) -> np.ndarray:
-        return depth * np.abs(u) ** (2 - 2 / depth) * (s - u)
-
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, float(t[-1])), [u0], method="DOP853",
-                                    t_eval=t, rtol=1e-12, atol=1e-15)
-    return np.asarray(sol.y[0])
-
-
 def _modes(problem, traj, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """diag(U^T W(t) V) at every saved time, and the largest off-diagonal entry."""
     import jax
@@ -68,8 +56,10 @@ def _run(s: np.ndarray, U: np.ndarray, V: np.ndarray, u0: float, depth: int, t1:
     problem = dl.Problem.target_matrix(U @ np.diag(s) @ V.T, depth=depth, width=len(s))
     save_at = np.linspace(0.0, t1, int(config["n_save"]))
     params0 = dl.init.explicit(problem, decoupled_start(U, V, u0, depth))
-    traj = dl.simulate(dl.GradientFlow(problem), params0, t1=t1, solver="tsit5",
-                       save_at=save_at, rtol=float(config["rtol"]), atol=float(config["atol"]))
+    traj = dl.simulate(dl.GradientFlow(problem), params0, t1=t1,
+                       solver=dl.Solver("tsit5", rtol=float(config["rtol"]),
+                                        atol=float(config["atol"])),
+                       save=dl.SaveAt(ts=save_at))
     t = np.asarray(traj.t[0])[np.asarray(traj.valid[0])]
     measured, off = _modes(problem, traj, U, V)
     return {"problem": problem.describe(), "status": str(traj.status[0]), "t": t,
@@ -90,7 +80,7 @@ def _crossing(t: np.ndarray, u: np.ndarray, level: float) -> float:
 
 def compute(config: dict) -> dict:
     """Simulate both decoupled starts; compare with the closed form and the mode ODE."""
-    from dlnflow.closed_forms import saxe_mode, saxe_time
+    from dlnflow.closed_forms import deep_saxe_mode, saxe_mode, saxe_time
 
     s = np.asarray(config["s"], dtype=float)
     rng = np.random.default_rng(int(config["seed"]))
@@ -108,7 +98,7 @@ def compute(config: dict) -> dict:
 
     deep = _run(s, U, V, u0d, M, float(config["t1_deep"]), config)
     td = deep["t"]
-    deep["predicted"] = np.stack([mode_ode(td, si, u0d, M) for si in s], axis=1)
+    deep["predicted"] = np.stack([deep_saxe_mode(td, si, u0d, M) for si in s], axis=1)
     rel = np.abs(deep["measured"] - deep["predicted"]) / deep["predicted"]
     deep["max_rel_error"] = float(rel.max())
     deep["depth"] = M

@@ -73,8 +73,8 @@ QUICK = {
 def _gd_runs(prob: dl.Problem, params0: Any, cfg: dict) -> dict[str, Any]:
     """One batched GD run of all seeds; counts, statuses and quartiles (censored = +inf)."""
     traj = dl.simulate(dl.GradientDescent(prob, cfg["eta"]), params0,
-                       max_steps=cfg["max_steps"], stop_at_loss=cfg["threshold"],
-                       record_every=cfg["max_steps"])
+                       stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
+                       save=dl.SaveAt(every=cfg["max_steps"]))
     counts = fitting.censored_counts(traj.steps, traj.status)
     q = fitting.quantiles(counts)
     return {"steps": np.asarray(traj.steps, dtype=int).tolist(),
@@ -125,12 +125,12 @@ def compute(config: dict) -> dict:
         w0 = dl.init.gaussian(prob, seed + L, batch=B)
         w0 = tuple(W[: cfg["flow_seeds"]] for W in w0)   # the first GD seeds of this depth
         traj = dl.simulate(dl.GradientFlow(prob), w0, t1=cfg["flow_t1"],
-                           stop_at_loss=cfg["threshold"], backend="scipy",
-                           solver=cfg["flow_solver"], rtol=cfg["flow_rtol"],
-                           atol=cfg["flow_atol"])
+                           solver=dl.Solver(cfg["flow_solver"], rtol=cfg["flow_rtol"],
+                                            atol=cfg["flow_atol"]),
+                           stop=dl.Stop(loss=cfg["threshold"]))
         flow["t_final"].append(np.asarray(traj.t_final).tolist())
         flow["steps"].append(np.asarray(traj.steps, dtype=int).tolist())
-        flow["status"].append(list(traj.status))
+        flow["status"].append([str(s) for s in traj.status])
     tf = [fitting.censored_counts(t, s) for t, s in zip(flow["t_final"], flow["status"],
                                                          strict=True)]
     flow["time_fit"] = fitting.fit_growth(cfg["flow_depths"], tf, "exponential",

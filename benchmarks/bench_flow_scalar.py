@@ -37,15 +37,16 @@ def main() -> None:
     ap.add_argument("--rtol", type=float, default=1e-8)
     ap.add_argument("--atol", type=float, default=1e-10)
     ap.add_argument("--solver", default="rodas4",
-                    help="any dlnflow JAX solver: rodas4 (batched Rosenbrock) or a diffrax one")
+                    help="a dlnflow flow solver (dlnflow.simulate.FLOW_SOLVERS): rodas4 "
+                         "(batched Rosenbrock), a diffrax one, or a scipy one (run by run)")
     args = ap.parse_args()
     prob = dl.Problem.scalar_chain(args.depth, target=1.0)
     params = dl.init.xavier(prob, 1, batch=args.starts)
     w0 = np.asarray(prob.scalar_weights(params))
 
     t0 = time.perf_counter()
-    traj = dl.simulate(dl.GradientFlow(prob), params, t1=args.t1, solver=args.solver,
-                       rtol=args.rtol, atol=args.atol)
+    traj = dl.simulate(dl.GradientFlow(prob), params, t1=args.t1,
+                       solver=dl.Solver(args.solver, rtol=args.rtol, atol=args.atol))
     t_dl = time.perf_counter() - t0
     w_dl = traj.scalar_weights()[:, -1]
 
@@ -55,7 +56,7 @@ def main() -> None:
     print(f"gradient flow, scalar chain depth {args.depth}, {args.starts} starts, "
           f"t1={args.t1:g}, atol={args.atol:g}")
     print(f"  dlnflow {args.solver} rtol={args.rtol:g} (+compile): {t_dl:8.3f} s   max error vs "
-          f"1-D oracle {err_dl:.2e}   statuses {sorted(set(traj.status))}")
+          f"1-D oracle {err_dl:.2e}   statuses {sorted({str(s) for s in traj.status})}")
     # LSODA at the same rtol, then tightened until it is as accurate as dlnflow
     rtol, timings = args.rtol, []
     while True:

@@ -40,14 +40,15 @@ def main() -> None:
     w0 = np.asarray(prob.scalar_weights(params))
     system = dl.GradientDescent(prob, args.eta)
 
+    run = {"stop": dl.Stop(max_steps=args.steps), "save": dl.SaveAt(every=args.steps)}
     t0 = time.perf_counter()
-    first = dl.simulate(system, params, max_steps=args.steps, record_every=args.steps)
+    first = dl.simulate(system, params, **run)
     t_first = time.perf_counter() - t0
     t0 = time.perf_counter()
-    traj = dl.simulate(system, params, max_steps=args.steps, record_every=args.steps)
+    traj = dl.simulate(system, params, **run)
     t_jax = time.perf_counter() - t0
     assert first.status == traj.status
-    print(f"  statuses: { {s: traj.status.count(s) for s in set(traj.status)} }")
+    print(f"  statuses: { {str(s): traj.status.count(s) for s in set(traj.status)} }")
 
     t0 = time.perf_counter()
     w_np = numpy_gd(w0, 1.0, args.eta, args.steps)

@@ -2,57 +2,61 @@
 
 Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
 
-* problems and starts: Problem, init
-* systems: GradientFlow, GradientDescent, ModifiedFlow, EndToEndFlow, AlignedGD
-* running: simulate, Trajectory, STATUSES, rosenbrock (the batched rodas4 solver)
-* analysis: invariants, critical, rates, bounds, closed_forms, scalar_chain, fitting
-* pictures and papers: plot, pipeline
+* problems: Problem (an architecture, ``Plain`` or ``Residual``, and a loss from ``losses``),
+  init (the literature's starts)
+* systems: GradientFlow, ModifiedFlow, EndToEndFlow (flows); GradientDescent, AlignedGD (maps)
+* running: simulate with its options Solver, Stop, SaveAt; Trajectory; Status
+* analysis: invariants, critical, rates, bounds
+* pictures: plot
 * errors: InputError
+
+Further modules are imported by name: ``dlnflow.closed_forms`` and ``dlnflow.scalar_chain``
+(exact references), ``dlnflow.fitting`` (growth laws), ``dlnflow.papers`` (step-size rules),
+``dlnflow.pipeline`` (the figure pipeline of ``dlnflow figures``).
 """
 
 from . import (
     _config,  # noqa: F401  (float64 before anything else)
     bounds,
-    closed_forms,
     critical,
-    fitting,
     init,
     invariants,
-    pipeline,
+    losses,
     plot,
     rates,
-    rosenbrock,
-    scalar_chain,
 )
 from .agd import AlignedGD
+from .architecture import Plain, Residual
 from .errors import InputError
 from .problem import Problem
-from .simulate import simulate
+from .simulate import SaveAt, Solver, Stop, simulate
+from .status import Status
 from .systems import EndToEndFlow, GradientDescent, GradientFlow, ModifiedFlow
-from .trajectory import STATUSES, Trajectory
+from .trajectory import Trajectory
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "STATUSES",
     "AlignedGD",
     "EndToEndFlow",
     "GradientDescent",
     "GradientFlow",
     "InputError",
     "ModifiedFlow",
+    "Plain",
     "Problem",
+    "Residual",
+    "SaveAt",
+    "Solver",
+    "Status",
+    "Stop",
     "Trajectory",
     "bounds",
-    "closed_forms",
     "critical",
-    "fitting",
     "init",
     "invariants",
-    "pipeline",
+    "losses",
     "plot",
     "rates",
-    "rosenbrock",
-    "scalar_chain",
     "simulate",
 ]

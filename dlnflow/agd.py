@@ -29,24 +29,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import init
+from .architecture import Plain
 from .errors import InputError, check_positive
+from .losses import Regression
 from .problem import Params, Problem
-from .simulate import simulate
-from .systems import GradientDescent
+from .simulate import SaveAt, Stop, simulate
+from .systems import AbstractMap, GradientDescent
 
 
 def _check_agd_problem(problem: Problem) -> None:
-    if problem.loss_kind != "regression" or problem.residual_form:
+    if not isinstance(problem.objective, Regression) or not isinstance(problem.architecture,
+                                                                       Plain):
         raise InputError("AlignedGD needs a plain regression problem "
                          "(Problem.regression(X, Y, widths=[d, 1, ..., 1]))")
-    if problem.output_scale != 1.0:
-        raise InputError(f"AlignedGD needs output_scale 1, got {problem.output_scale}")
+    if problem.architecture.output_scale != 1.0:
+        raise InputError("AlignedGD needs output_scale 1, got "
+                         f"{problem.architecture.output_scale}")
     if any(w != 1 for w in problem.widths[1:]):
         raise InputError(f"AlignedGD needs widths [d, 1, ..., 1] (width one after the first "
                          f"layer), got {list(problem.widths)}")
 
 
-class AlignedGD(eqx.Module):
+class AlignedGD(AbstractMap):
     """AGD (seed 001, Algorithm 1) as a map: one ``step`` is one round robin over the layers.
 
     Layer 1 steps with eta / (Theta_2 ... Theta_L)^2, each later layer with 0.5 Theta_l^2;
@@ -56,7 +60,6 @@ class AlignedGD(eqx.Module):
 
     problem: Problem
     eta: float = eqx.field(static=True)
-    kind = "map"
 
     def __init__(self, problem: Problem, eta: float):
         _check_agd_problem(problem)
@@ -79,16 +82,13 @@ class AlignedGD(eqx.Module):
             params = self.layer_update(params, layer)
         return params
 
-    def describe(self) -> dict:
-        return {"system": "AlignedGD", "eta": self.eta}
-
 
 def error_vector(problem: Problem, params: Params) -> jax.Array:
     """E = Y - Y_hat = Y - W X for a scalar-output regression problem: shape (..., n)."""
-    if problem.loss_kind != "regression" or problem.widths[-1] != 1:
+    if not isinstance(problem.objective, Regression) or problem.widths[-1] != 1:
         raise InputError("error_vector needs a scalar-output regression problem")
     W = problem.end_to_end(params)                         # (..., 1, d)
-    return (problem.Y - W @ problem.X)[..., 0, :]
+    return problem.objective.residuals(W)[..., 0, :]
 
 
 def filled_loss(traj) -> np.ndarray:
@@ -107,16 +107,16 @@ def agd_run(X: Any, Y: Any, eta: float, depth: int, steps: int, record_every: in
     """AGD on widths [d, 1, ..., 1] (``depth`` layers) from init.zero_first: a Trajectory."""
     X = np.asarray(X, dtype=float)
     problem = Problem.regression(X, Y, widths=[X.shape[0]] + [1] * depth)
-    return simulate(AlignedGD(problem, eta), init.zero_first(problem), max_steps=steps,
-                    record_every=record_every)
+    return simulate(AlignedGD(problem, eta), init.zero_first(problem),
+                    stop=Stop(max_steps=steps), save=SaveAt(every=record_every))
 
 
 def shallow_gd_run(X: Any, Y: Any, eta: float, steps: int, record_every: int = 1):
     """Gradient descent on the shallow network W (1, d) from W = 0: a Trajectory."""
     X = np.asarray(X, dtype=float)
     problem = Problem.regression(X, Y, widths=[X.shape[0], 1])
-    return simulate(GradientDescent(problem, eta), init.zeros(problem), max_steps=steps,
-                    record_every=record_every)
+    return simulate(GradientDescent(problem, eta), init.zeros(problem),
+                    stop=Stop(max_steps=steps), save=SaveAt(every=record_every))
 
 
 def shallow_gd_loss(X: Any, Y: Any, eta: float, steps: int) -> np.ndarray:
@@ -139,9 +139,3 @@ def paper_dataset(second: float = float(np.sqrt(2 * 0.01))) -> tuple[np.ndarray,
     """
     X = np.array([[np.sqrt(2), 0.0], [0.0, float(second)]])
     return X, np.ones((1, 2))
-
-
-def first_below(loss: Any, thr: float) -> int | None:
-    """First index (iteration) with loss <= thr, or None."""
-    idx = np.flatnonzero(np.asarray(loss) <= thr)
-    return int(idx[0]) if idx.size else None

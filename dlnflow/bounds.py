@@ -14,6 +14,7 @@ import numpy as np
 import scipy.optimize
 
 from .errors import InputError, check_finite, check_finite_array
+from .losses import SquareTarget
 
 if TYPE_CHECKING:
     from .problem import Problem
@@ -25,11 +26,6 @@ def scalar_margin(weights: Any, target: float) -> float:
     w = _weights(weights)
     y = check_finite("target", target)
     return abs(y) - abs(y - float(np.prod(w)))
-
-
-def scalar_preconditioner_min(weights: Any) -> np.ndarray:
-    """lambda_min(T_w) = sum_i prod_{j != i} w_j^2 of scalar weights (..., L) -> (...)."""
-    return _sum_prod_others(np.asarray(weights, dtype=float) ** 2)
 
 
 def _sum_prod_others(v: np.ndarray) -> np.ndarray:
@@ -123,9 +119,9 @@ def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9)
     from .rates import local_rate
 
     prob = trajectory.problem
-    if not prob.is_scalar_chain or prob.loss_kind != "target":
+    if not prob.is_scalar_chain or not isinstance(prob.objective, SquareTarget):
         raise InputError("rate_bound_check needs a scalar chain with the square loss")
-    y = float(np.asarray(prob.target)[0, 0])
+    y = float(prob.objective.target[0, 0])
     _, rate = local_rate(trajectory)
     w0 = trajectory.scalar_weights()[:, 0]
     out = []
@@ -141,21 +137,22 @@ def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9)
     return {"K": K, "runs": out}
 
 
-def target_of(problem: Problem) -> np.ndarray:
-    """Phi: the target matrix, or the least-squares solution Y X^T (X X^T)^+ of a regression."""
-    if problem.loss_kind in ("target", "lp_target") and not problem.residual_form:
-        return np.asarray(problem.target)
-    if problem.loss_kind == "regression" and not problem.residual_form:
-        X, Y = np.asarray(problem.X), np.asarray(problem.Y)
-        return Y @ X.T @ np.linalg.pinv(X @ X.T)
-    raise InputError("deficiency margin needs a plain (non-residual) target or regression problem")
+def _plain_minimiser(problem: Problem) -> np.ndarray:
+    """Phi = W* (``Problem.optimal_product``) of a plain network; InputError otherwise."""
+    from .architecture import Plain
+
+    Phi = problem.optimal_product
+    if Phi is None or not isinstance(problem.architecture, Plain):
+        raise InputError("deficiency margin needs a plain (non-residual) network and a loss with "
+                         "a known minimiser (target or regression)")
+    return Phi
 
 
 def deficiency_margin(problem: Problem, params: Any) -> np.ndarray:
     """Arora, Cohen, Golowich, Hu (2019): c = sigma_min(Phi) - ||W(0) - Phi||_F (positive means
     ||W(0) - Phi||_F <= sigma_min(Phi) - c holds with that c). One value per run."""
     p, batch = problem.check_params(params)
-    Phi = target_of(problem)
+    Phi = _plain_minimiser(problem)
     smin = float(np.linalg.svd(Phi, compute_uv=False).min())
     W = np.asarray(problem.end_to_end(p))
     dist = np.sqrt(np.sum((W - Phi) ** 2, axis=(-2, -1)))

@@ -153,8 +153,9 @@ def describe_law(fit: dict[str, Any]) -> str:
 
 
 def loglog_slope(x: Any, y: Any, level: float = 0.95) -> dict[str, Any]:
-    """Slope of log y against log x (least squares) with its t interval; y must be positive."""
+    """Least-squares slope of ln y against ln x (the order k of a power law y ~ x^k) with its t
+    interval ``ci_t``, intercept, r2 and sse; needs two or more positive (x, y) pairs."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise InputError("loglog_slope needs positive x and y")
+    if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise InputError("loglog_slope needs two or more positive (x, y) pairs")
     return _ols(np.log(x), np.log(y), level)

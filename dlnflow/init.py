@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .architecture import Plain
 from .errors import InputError, check_finite, check_positive, check_positive_int
 from .problem import Params, Problem
 
@@ -33,21 +34,48 @@ def _rect_eye(shape: tuple[int, int], batch: int | None) -> jax.Array:
     return eye if batch is None else jnp.broadcast_to(eye, (batch, *shape))
 
 
+def _variance_scaling(problem: Problem, key: Any, batch: int | None, scale: float,
+                      mode: str) -> Params:
+    """Entries of W_l i.i.d. N(0, scale / fan) (jax.nn.initializers.variance_scaling, untruncated
+    normal; fan_in = d_(l-1), fan_out = d_l, fan_avg = (d_(l-1) + d_l) / 2), one key per layer."""
+    draw = jax.nn.initializers.variance_scaling(
+        scale, mode, "normal", in_axis=-1, out_axis=-2,
+        batch_axis=() if batch is None else (0,), dtype=jnp.float64)
+    keys = jax.random.split(_key(key), problem.depth)
+    return tuple(draw(k, _shape(shape, batch))
+                 for k, shape in zip(keys, problem.layer_shapes, strict=True))
+
+
+def lecun_normal(problem: Problem, key: Any, batch: int | None = None) -> Params:
+    """LeCun normal: entries of W_l i.i.d. N(0, 1/d_(l-1)); N(0, 1) for scalars."""
+    return _variance_scaling(problem, key, batch, 1.0, "fan_in")
+
+
+def glorot_normal(problem: Problem, key: Any, batch: int | None = None) -> Params:
+    """Glorot (Xavier) normal: entries of W_l i.i.d. N(0, 2 / (d_(l-1) + d_l)); N(0, 1) for
+    scalars."""
+    return _variance_scaling(problem, key, batch, 1.0, "fan_avg")
+
+
+def he_normal(problem: Problem, key: Any, batch: int | None = None) -> Params:
+    """He normal: entries of W_l i.i.d. N(0, 2/d_(l-1)); N(0, 2) for scalars."""
+    return _variance_scaling(problem, key, batch, 2.0, "fan_in")
+
+
+xavier = glorot_normal
+"""Xavier = Glorot normal (the literature's meaning; LeCun's N(0, 1/d_in) is lecun_normal)."""
+
+
 def gaussian(problem: Problem, key: Any, batch: int | None = None,
              std: float | None = None) -> Params:
-    """Xavier/Gaussian start: entries of W_l i.i.d. N(0, 1/d_(l-1)); N(0, 1) for scalars.
-
-    ``std`` overrides the standard deviation for every layer.
-    """
+    """Entries of every W_l i.i.d. N(0, std^2); without ``std``, LeCun's N(0, 1/d_(l-1))
+    (:func:`lecun_normal`; N(0, 1) for scalars)."""
+    if std is None:
+        return lecun_normal(problem, key, batch)
+    s = check_positive("std", std)
     keys = jax.random.split(_key(key), problem.depth)
-    out = []
-    for k, shape in zip(keys, problem.layer_shapes, strict=True):
-        s = 1.0 / np.sqrt(shape[1]) if std is None else check_positive("std", std)
-        out.append(s * jax.random.normal(k, _shape(shape, batch), dtype=jnp.float64))
-    return tuple(out)
-
-
-xavier = gaussian
+    return tuple(s * jax.random.normal(k, _shape(shape, batch), dtype=jnp.float64)
+                 for k, shape in zip(keys, problem.layer_shapes, strict=True))
 
 
 def identity(problem: Problem, batch: int | None = None) -> Params:
@@ -59,7 +87,7 @@ def near_identity(problem: Problem, key: Any, batch: int | None = None,
                   noise: float = 0.1) -> Params:
     """W_l = I + noise * N(0, 1/d_(l-1)) entries (Shamir's near-identity start for scalars)."""
     noise = check_finite("noise", noise)
-    pert = gaussian(problem, key, batch)
+    pert = lecun_normal(problem, key, batch)
     return tuple(_rect_eye(W.shape[-2:], batch) + noise * W for W in pert)
 
 
@@ -88,7 +116,7 @@ def balanced(problem: Problem, key: Any = 0, batch: int | None = None,
     A is ``product`` if given, else an end-to-end draw with N(0, scale^2) entries; layers are
     zero-padded to the widths, so every imbalance D_l is exactly 0. Needs a plain network.
     """
-    if problem.residual_form:
+    if not isinstance(problem.architecture, Plain):
         raise InputError("balanced start needs the plain (not residual) form")
     d_out, d_in = problem.widths[-1], problem.widths[0]
     if product is None:
@@ -157,7 +185,10 @@ def explicit(problem: Problem, arrays: Any) -> Params:
 
 
 INITS = {
-    "xavier": gaussian,
+    "lecun_normal": lecun_normal,
+    "glorot_normal": glorot_normal,
+    "xavier": glorot_normal,
+    "he_normal": he_normal,
     "gaussian": gaussian,
     "near_identity": near_identity,
     "orthogonal": orthogonal,
@@ -168,8 +199,9 @@ INITS = {
 
 def by_name(kind: str, problem: Problem, key: Any = 0, batch: int | None = None,
             **options: Any) -> Params:
-    """Dispatch on an initialisation name: xavier, gaussian, near_identity, orthogonal, balanced,
-    identity, zero_first, zeros."""
+    """Dispatch on an initialisation name: a key of :data:`INITS` (lecun_normal, glorot_normal
+    = xavier, he_normal, gaussian, near_identity, orthogonal, balanced), identity, zero_first,
+    zeros."""
     if kind in INITS:
         return INITS[kind](problem, key, batch=batch, **options)
     if kind == "identity":

@@ -24,10 +24,8 @@ def _T(M: jax.Array) -> jax.Array:
 
 
 def _layers(params: Params, problem: Problem | None) -> Params:
-    if problem is not None and problem.residual_form:
-        eye = jnp.eye(problem.widths[0])
-        return tuple(eye + W for W in params)
-    return tuple(params)
+    """The factors whose imbalances are conserved (W_l, or I + W_l in the residual form)."""
+    return tuple(params) if problem is None else problem.architecture.factors(params)
 
 
 def imbalance(params: Params, problem: Problem | None = None) -> tuple[jax.Array, ...]:

@@ -37,7 +37,19 @@ from .errors import InputError
 from .io import atomic_write_bytes, atomic_write_json, dumps, to_jsonable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-ANALYSES_DIR = PACKAGE_DIR.parent / "analyses"
+
+
+def _analyses_dir() -> Path:
+    """Folder of the ``dlnflow.analyses`` package: ``<site-packages>/dlnflow/analyses`` in a
+    wheel, the repository's top-level ``analyses/`` in an editable install (package-dir
+    mapping, see setup.py)."""
+    spec = importlib.util.find_spec("dlnflow.analyses")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    return PACKAGE_DIR / "analyses"
+
+
+ANALYSES_DIR = _analyses_dir()
 FORMATS = ("pdf", "png", "svg")
 DEFAULT_FORMATS = ("pdf", "png")
 DEFAULT_OUT = Path("figures")
@@ -73,7 +85,7 @@ class Analysis:
 def _load(path: Path, package_dir: bool) -> ModuleType:
     name = path.stem
     if package_dir:
-        return importlib.import_module(f"analyses.{name}")
+        return importlib.import_module(f"dlnflow.analyses.{name}")
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(f"_dlnflow_analysis_{digest}_{name}", path)
     if spec is None or spec.loader is None:
@@ -124,8 +136,10 @@ def _hash_files(paths: Sequence[Path], root: Path) -> str:
 
 
 def package_hash() -> str:
-    """sha256 of every dlnflow/**/*.py source (path and bytes)."""
-    return _hash_files(list(PACKAGE_DIR.rglob("*.py")), PACKAGE_DIR)
+    """sha256 of every dlnflow/**/*.py source (path and bytes), without dlnflow.analyses (inside
+    dlnflow/ in a wheel, not in an editable install; each analysis is in its code_version)."""
+    paths = [p for p in PACKAGE_DIR.rglob("*.py") if ANALYSES_DIR not in p.parents]
+    return _hash_files(paths, PACKAGE_DIR)
 
 
 def code_version(analysis: Analysis, pkg_hash: str | None = None) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError, check_positive
 from .problem import Params, Problem
-from .simulate import SCIPY_SOLVERS, simulate
+from .simulate import SaveAt, Solver, Stop, simulate
 from .systems import GradientDescent, GradientFlow, ModifiedFlow
 from .trajectory import Trajectory
 
@@ -78,15 +78,20 @@ def loss_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     return np.where(trajectory.valid, t, np.nan), rate
 
 
+def hessian_eigenvalues(problem: Problem, point: Any) -> np.ndarray:
+    """Hessian eigenvalues of F at one point (params, or scalar weights of a chain), ascending."""
+    p, batch = problem.check_params(point)
+    if batch is not None:
+        if batch != 1:
+            raise InputError("Hessian eigenvalues are taken at one point, not a batch")
+        p = tuple(W[0] for W in p)
+    return np.linalg.eigvalsh(np.asarray(_hessian(problem, p)))
+
+
 def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-5) -> np.ndarray:
     """Hessian eigenvalues of F at one point above rel_tol * max |eigenvalue| (the directions
     transverse to the minimum manifold at a limit point), ascending."""
-    p, batch = problem.check_params(params)
-    if batch is not None:
-        if batch != 1:
-            raise InputError("transverse_eigenvalues takes one point, not a batch")
-        p = tuple(W[0] for W in p)
-    ev = np.linalg.eigvalsh(np.asarray(_hessian(problem, p)))
+    ev = hessian_eigenvalues(problem, params)
     scale = max(float(np.max(np.abs(ev))), np.finfo(float).tiny)
     return ev[ev > rel_tol * scale]
 
@@ -118,17 +123,36 @@ def gd_asymptotic_rate(problem: Problem, limit: Any, eta: float) -> float:
     return gd_rate_from_eigenvalues(transverse_eigenvalues(problem, limit), eta)
 
 
+def lambda_max_at(problem: Problem, point: Any) -> float:
+    """Largest Hessian eigenvalue of F at one point (params, or scalar weights of a chain)."""
+    return float(hessian_eigenvalues(problem, point)[-1])
+
+
+def balanced_lambda_max(depth: int, target: float) -> float:
+    """lambda_max(H) = L |y|^(2 - 2/L) at the balanced minimum w_i = y^(1/L) of a depth-L chain
+    with f = 0.5 (p - y)^2 (the least lambda_max on the minimum set; with y the largest singular
+    value s of W*, the Hessian scale L s^(2 - 2/L) of a matrix problem)."""
+    return depth * abs(target) ** (2.0 - 2.0 / depth)
+
+
 def stability_threshold(problem: Problem, limit: Any) -> float:
     """eta_max = 2 / lambda_max(H) at a minimum: GD is linearly stable there only below it."""
-    lam = transverse_eigenvalues(problem, limit)
-    return float(2.0 / lam.max()) if lam.size else float("inf")
+    lam = lambda_max_at(problem, limit)
+    return 2.0 / lam if lam > 0 else float("inf")
+
+
+def first_below(values: Any, threshold: float) -> int | None:
+    """First index i with values[i] <= threshold (e.g. the iteration at which a recorded loss
+    reaches a level), or None when there is none (NaN never counts)."""
+    idx = np.flatnonzero(np.asarray(values, dtype=float) <= threshold)
+    return int(idx[0]) if idx.size else None
 
 
 def time_to_loss(trajectory: Trajectory, level: float) -> np.ndarray:
     """First time the excess loss F - F* reaches ``level``, one value per run (NaN if never).
 
     Flows: log-linear interpolation between the two records around the crossing. Maps: the
-    time k eta of the first record at or below the level (exact with record_every=1); the
+    time k eta of the first record at or below the level (exact with SaveAt(every=1)); the
     iteration count is this divided by eta.
     """
     level = check_positive("level", level)
@@ -138,10 +162,9 @@ def time_to_loss(trajectory: Trajectory, level: float) -> np.ndarray:
     for i in range(trajectory.batch_size):
         ok = trajectory.valid[i]
         ei, ti = e[i][ok], t[i][ok]
-        hit = np.flatnonzero(ei <= level)
-        if hit.size == 0:
+        j = first_below(ei, level)
+        if j is None:
             continue
-        j = hit[0]
         if j == 0 or trajectory.kind == "map":
             out[i] = ti[j]
             continue
@@ -173,7 +196,7 @@ def gd_flow_distance(
     of F + (eta/4)||grad F||^2 when ``modified``), solved with save_at = the GD times.
 
     One start. Returns t (K+1,), distance (K+1,), max (float), the GD and flow trajectories.
-    ``solver``: a scipy solver (dense output, default DOP853) or a diffrax one.
+    ``solver``: any flow solver name (default scipy's DOP853).
     """
     eta = check_positive("eta", eta)
     horizon = check_positive("horizon", horizon)
@@ -181,17 +204,16 @@ def gd_flow_distance(
     if K < 1:
         raise InputError(f"horizon {horizon} is shorter than one step eta = {eta}")
     if gd is None:
-        gd = simulate(GradientDescent(problem, eta), params0, max_steps=K, record_every=1)
+        gd = simulate(GradientDescent(problem, eta), params0, stop=Stop(max_steps=K),
+                      save=SaveAt(every=1))
     if gd.batch_size != 1:
         raise InputError("gd_flow_distance takes one start")
     n = int(gd.valid[0].sum())
     tg = gd.t[0, :n]
     system = ModifiedFlow(problem, eta) if modified else GradientFlow(problem)
-    backend = "scipy" if solver in SCIPY_SOLVERS else "diffrax"
     t1 = max(float(tg[-1]), K * eta)
-    fl = simulate(system, params0, t1=t1, save_at=tg[1:][tg[1:] < t1], solver=solver,
-                  backend=backend, rtol=rtol, atol=atol,
-                  max_steps=1_000_000 if backend == "diffrax" else None)
+    fl = simulate(system, params0, t1=t1, save=SaveAt(ts=tg[1:][tg[1:] < t1]),
+                  solver=Solver(solver, rtol=rtol, atol=atol), stop=Stop(max_steps=1_000_000))
     m = int(fl.valid[0].sum())
     if m < n or not np.allclose(fl.t[0, :n], tg, rtol=1e-12, atol=1e-12):
         raise RuntimeError(f"flow records ({m}) do not match the GD times ({n}): "
@@ -204,22 +226,84 @@ def gd_flow_distance(
             "eta": eta, "horizon": horizon, "modified": modified}
 
 
-def distance_ladder(
-    problem: Problem,
-    params0: Any,
-    etas: Any,
-    horizon: float,
-    modified: bool = False,
-    **kwargs: Any,
-) -> np.ndarray:
-    """max_k ||w_GD(k) - w(k eta)|| over the horizon for each eta (see :func:`gd_flow_distance`)."""
-    return np.array([gd_flow_distance(problem, params0, float(e), horizon, modified=modified,
-                                      **kwargs)["max"] for e in np.asarray(etas, float)])
+def _flow_runs(problem: Problem, params: Any, t1: float, stop_at_loss: float
+               ) -> tuple[Trajectory, Trajectory]:
+    """The flow to the loss threshold (scipy DOP853, tight tolerances), and the same flow
+    recorded on 2001 evenly spaced times up to where the first one stopped."""
+    solver = Solver("DOP853", rtol=1e-11, atol=1e-13)
+    first = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
+                     stop=Stop(loss=stop_at_loss))
+    tf = float(first.t_final[0])
+    grid = SaveAt(ts=np.linspace(0.0, tf, 2001)[1:-1]) if tf > 0 else None
+    return first, simulate(GradientFlow(problem), params, t1=max(tf, 1e-12), solver=solver,
+                           save=grid)
 
 
-def loglog_slope(x: Any, y: Any) -> float:
-    """Least-squares slope of ln y against ln x (the order of a power law y ~ x^slope)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
-        raise InputError("loglog_slope needs two or more positive (x, y) pairs")
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+def scalar_chain_rates(problem: Problem, weights: Any, etas: Any = (),
+                       stop_at_loss: float = 1e-12, t1: float = 1e4,
+                       max_steps: int = 100_000) -> dict[str, Any]:
+    """Rates of one start ``weights`` of a scalar chain with the square loss: the flow's least
+    local and asymptotic rate against Min-Vidal-Mallada's 2 alpha* (bounds), and per GD step
+    size its status, iterations to ``stop_at_loss``, asymptotic rate and largest distance to the
+    flow. Returns a JSON-ready dict; ``note`` says why a value is missing."""
+    from .bounds import alpha_star_scalar, scalar_margin
+    from .losses import SquareTarget
+
+    if not problem.is_scalar_chain or not isinstance(problem.objective, SquareTarget):
+        raise InputError("scalar_chain_rates needs a scalar chain with the square loss")
+    w = [float(x) for x in np.asarray(weights, dtype=float).ravel()]
+    y = float(problem.objective.target[0, 0])
+    params = problem.scalar_params(np.asarray(w))
+    out: dict[str, Any] = {"depth": problem.depth, "target": y, "init": w,
+                           "stop_at_loss": stop_at_loss}
+    notes = []
+    c = out["margin"] = scalar_margin(w, y)
+    out["alpha_star"] = alpha_star_scalar(w, y) if problem.depth >= 2 and c > 0 else None
+    if problem.depth < 2:
+        notes.append("alpha* is defined for depth >= 2")
+    elif c <= 0:
+        notes.append(f"margin |y| - |y - p(0)| = {c:.6g} is not positive: Min-Vidal-Mallada's "
+                     "bound gives no rate for this start")
+
+    first, flow = _flow_runs(problem, params, t1, stop_at_loss)
+    _, r = local_rate(flow)
+    rr = r[0][np.isfinite(r[0])]
+    conv = first.status[0] == "converged"
+    out["flow_status"] = str(first.status[0])
+    out["flow_time"] = float(first.t_final[0]) if conv else None
+    out["flow_rate_min"] = float(rr.min()) if rr.size else None
+    out["flow_rate_asymptotic"] = (flow_asymptotic_rate(problem, first.params_final)
+                                   if conv else None)
+    if out["alpha_star"] is not None and rr.size:
+        out["flow_rate_over_2alpha_star"] = float(rr.min() / (2 * out["alpha_star"]))
+    if not conv:
+        notes.append(f"flow did not reach the loss {stop_at_loss:g} by t={t1:g}: "
+                     f"{first.status[0]}")
+
+    out["gd"] = [_gd_row(problem, params, float(eta), stop_at_loss, max_steps)
+                 for eta in etas]
+    if notes:
+        out["note"] = "; ".join(notes)
+    return out
+
+
+def _gd_row(problem: Problem, params: Any, eta: float, stop_at_loss: float,
+            max_steps: int) -> dict[str, Any]:
+    gd = simulate(GradientDescent(problem, eta), params,
+                  stop=Stop(loss=stop_at_loss, max_steps=max_steps), save=SaveAt(every=1))
+    status = gd.status[0]
+    ok = status == "converged"
+    k = int(gd.steps[0])
+    row: dict[str, Any] = {"eta": eta, "status": str(status),
+                           "iterations": k if ok else None,
+                           "rate_asymptotic": (gd_asymptotic_rate(problem, gd.params_final, eta)
+                                               if ok else None)}
+    if status == "diverged":
+        row["distance_to_flow_max"] = None
+        row["note"] = "gradient descent diverged"
+    elif k >= 1:
+        row["distance_to_flow_max"] = gd_flow_distance(problem, params, eta, k * eta, gd=gd,
+                                                       rtol=1e-11, atol=1e-13)["max"]
+    else:
+        row["distance_to_flow_max"] = 0.0
+    return row

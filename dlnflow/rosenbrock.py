@@ -41,7 +41,9 @@ DENSE = ((10.12623508344586, -7.487995877610167, -34.80091861555747, -7.99277170
          (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386,
           -6.594389125716872))
 
-RUNNING, COMPLETED, EVENT, CAPPED, FAILED = -1, 0, 1, 2, 3
+RUNNING, COMPLETED, EVENT, CAPPED, FAILED, DIVERGED = -1, 0, 1, 2, 3, 4
+LANDING_ITERATIONS = 4
+"""Newton iterations on the step size that lands a step on an event."""
 
 
 def _padded(rows, size: int = 6) -> np.ndarray:
@@ -59,13 +61,14 @@ C_STAGES = _padded(C)
 DENSE_WEIGHTS = np.concatenate([np.asarray(DENSE), np.zeros((2, 1))], axis=1)
 
 
-def rodas4_step(f: Callable, jac: Callable, y: jax.Array, h: jax.Array):
-    """One RODAS4 step for a batch: y (B, P), h (B,). Returns (y_new, error (B, P), q1, q2).
+def rodas4_step(f: Callable, J: jax.Array, y: jax.Array, h: jax.Array):
+    """One RODAS4 step for a batch: y (B, P), h (B,), J = df/dy at y (B, P, P).
+    Returns (y_new, error (B, P), q1, q2).
 
     The six stages run in a ``fori_loop`` so that f and the linear solve are compiled once.
     """
     P = y.shape[-1]
-    M = jnp.eye(P) / (GAMMA * h)[:, None, None] - jac(y)
+    M = jnp.eye(P) / (GAMMA * h)[:, None, None] - J
     lu = jax.vmap(jsl.lu_factor)(M)
     hh = h[:, None]
     a_stages, c_stages = jnp.asarray(A_STAGES), jnp.asarray(C_STAGES)
@@ -89,14 +92,21 @@ def dense(y0: jax.Array, y1: jax.Array, q1: jax.Array, q2: jax.Array, s: jax.Arr
 
 
 def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
-                atol: jax.Array, ts: jax.Array, max_steps: int,
-                event: Callable | None = None) -> dict:
-    """Integrate y' = field(y) for every row of y0 (B, P) from t = 0 to t1.
+                atol: jax.Array, ts: jax.Array, max_steps: int, event: Callable | None = None,
+                dt0: jax.Array | None = None, save_steps: bool = False,
+                blowup: Callable | None = None) -> dict:
+    """Integrate the autonomous y' = field(y) for every row of y0 (B, P) from t = 0 to t1.
 
-    ``ts`` (N,) increasing save times in [0, t1]; ``event(y) -> (B,)`` stops a run where it
-    falls to <= 0 (crossing located on the dense output to ~1e-15 of the step). ``max_steps``
-    caps the attempted steps per run. Returns a dict of arrays: t, y (final), saved (N, B, P),
-    saved_ok (N, B), code (COMPLETED / EVENT / CAPPED / FAILED), accepted, rejected.
+    ``ts`` (N,) increasing save times in [0, t1]; ``save_steps`` also records every accepted
+    step (a buffer of ``max_steps`` rows). ``event(y) -> (B,)`` stops a run where it falls to
+    <= 0: the crossing is bracketed on the dense output, then the last step is redone with the
+    step size h' that solves event(step(y, h')) = 0 by Newton's method (d/dh' step(y, h') ~
+    field), so the final state is a RODAS4 step end, not an interpolant. ``max_steps`` caps
+    the attempted steps per run; ``dt0`` is the first trial step (default: the classic
+    0.01 ||y|| / ||f(y)|| guess). ``blowup(y) -> (B,) bool`` stops a run as DIVERGED at the
+    first step end where it holds. Returns a dict of arrays: t, y (final), saved (N, B, P),
+    saved_ok (N, B), code (COMPLETED / EVENT / CAPPED / FAILED / DIVERGED), accepted, rejected,
+    field_evals, and step_t (S, B), step_y (S, B, P) with ``save_steps``.
     """
     B, P = y0.shape
     N = ts.shape[0]
@@ -104,6 +114,7 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
     jac = jax.vmap(jax.jacfwd(field))
     rows = jnp.arange(B)
     ts_pad = jnp.concatenate([ts, jnp.full((1,), jnp.inf)])
+    S = max_steps if save_steps else 0
 
     def locate(y, y_new, q1, q2, crossed):
         """Fraction s in (0, 1] of the step where event(dense(s)) first falls to <= 0."""
@@ -115,6 +126,18 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
 
         lo, hi = jax.lax.fori_loop(0, 55, bisect, (jnp.zeros(B), jnp.ones(B)))
         return jnp.where(crossed, hi, 1.0)
+
+    def land(y, J, hs, y_new, q1, q2, crossed):
+        """Step sizes h' (B,) with event(step(y, h')) = 0 for the crossed runs, and the ends."""
+        def newton(_, h):
+            y_h = rodas4_step(f, J, y, h)[0]
+            g, dg = jax.jvp(event, (y_h,), (f(y_h),))
+            ok = crossed & jnp.isfinite(g / dg) & (dg < 0)
+            return jnp.where(ok, jnp.clip(h - g / dg, 1e-3 * h, hs), h)
+
+        h = jax.lax.fori_loop(0, LANDING_ITERATIONS, newton,
+                              locate(y, y_new, q1, q2, crossed) * hs)
+        return h, rodas4_step(f, J, y, h)[0]
 
     def save(carry_rec, t, hs, t_end, y, y_new, q1, q2, moved):
         if N == 0:
@@ -143,7 +166,8 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
         t, y, h, live = c["t"], c["y"], c["h"], c["code"] == RUNNING
         rest = t1 - t
         hs = jnp.where(live, jnp.minimum(h, rest), 1.0)
-        y_new, err, q1, q2 = rodas4_step(f, jac, y, hs)
+        J = jac(y)
+        y_new, err, q1, q2 = rodas4_step(f, J, y, hs)
         scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
         e = jnp.max(jnp.abs(err) / scale, axis=-1)
         e = jnp.where(jnp.isfinite(e) & jnp.all(jnp.isfinite(y_new), axis=-1), e, jnp.inf)
@@ -153,21 +177,29 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
         h_ok = hs / jnp.where(c["first"], fac, jnp.maximum(fac, pred))
         h_ok = jnp.where(c["rejected"], jnp.minimum(h_ok, hs), h_ok)
         t_new = jnp.where(hs >= rest, t1, t + hs)
-        s_end = jnp.ones(B)
         crossed = jnp.zeros(B, dtype=bool)
+        t_end, y_end, evals = t_new, y_new, 6 * live
         if event is not None:
             crossed = ok & (event(y_new) <= 0)
-            s_end = jax.lax.cond(jnp.any(crossed), locate, lambda *a: s_end,
-                                 y, y_new, q1, q2, crossed)
-        t_end = jnp.where(crossed, t + s_end * hs, t_new)
-        y_end = jnp.where(crossed[:, None], dense(y, y_new, q1, q2, s_end), y_new)
+            h_land, y_land = jax.lax.cond(jnp.any(crossed), land, lambda *a: (hs, y_new),
+                                          y, J, hs, y_new, q1, q2, crossed)
+            t_end = jnp.where(crossed, t + h_land, t_new)
+            y_end = jnp.where(crossed[:, None], y_land, y_new)
+            evals = evals + crossed * (7 * LANDING_ITERATIONS + 6)
         saved, saved_ok, idx = save((c["saved"], c["saved_ok"], c["idx"]), t, hs, t_end, y,
                                     y_new, q1, q2, ok)
+        step_t, step_y = c["step_t"], c["step_y"]
+        if save_steps:
+            j = jnp.minimum(c["accepted"], S - 1)
+            step_t = step_t.at[j, rows].set(jnp.where(ok, t_end, step_t[j, rows]))
+            step_y = step_y.at[j, rows].set(jnp.where(ok[:, None], y_end, step_y[j, rows]))
         attempts = c["attempts"] + live
         tiny = live & ~ok & (hs / fac <= 1e-14 * jnp.maximum(1.0, jnp.abs(t)))
         code = c["code"]
         code = jnp.where(ok & crossed, EVENT, jnp.where(ok & (t_new >= t1), COMPLETED, code))
         code = jnp.where(tiny, FAILED, code)
+        if blowup is not None:
+            code = jnp.where(ok & (code == RUNNING) & blowup(y_end), DIVERGED, code)
         code = jnp.where((code == RUNNING) & (attempts >= max_steps), CAPPED, code)
         return {
             "t": jnp.where(ok, t_end, t), "y": jnp.where(ok[:, None], y_end, y),
@@ -178,13 +210,16 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
             "attempts": attempts, "accepted": c["accepted"] + ok,
             "rejected_n": c["rejected_n"] + (live & ~ok), "code": code,
             "saved": saved, "saved_ok": saved_ok, "idx": idx,
+            "evals": c["evals"] + evals, "step_t": step_t, "step_y": step_y,
         }
 
     zeros_i = jnp.zeros(B, dtype=jnp.int64)
-    # first trial step: the classic h0 = 0.01 * ||y|| / ||f(y)|| guess, capped at t1
     f0 = jnp.max(jnp.abs(f(y0)), axis=-1)
-    h0 = jnp.clip(0.01 * jnp.maximum(jnp.max(jnp.abs(y0), axis=-1), 1e-5)
-                  / jnp.maximum(f0, 1e-12), 1e-8, t1)
+    if dt0 is None:
+        h0 = jnp.clip(0.01 * jnp.maximum(jnp.max(jnp.abs(y0), axis=-1), 1e-5)
+                      / jnp.maximum(f0, 1e-12), 1e-8, t1)
+    else:
+        h0 = jnp.minimum(dt0, t1) * jnp.ones(B)
     start_ok = jnp.broadcast_to((ts <= 0.0)[:, None], (N, B))
     saved0 = jnp.where(start_ok[..., None], y0[None], jnp.nan)
     code0 = jnp.full(B, RUNNING)
@@ -195,7 +230,10 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
         "first": jnp.ones(B, dtype=bool), "rejected": jnp.zeros(B, dtype=bool),
         "attempts": zeros_i, "accepted": zeros_i, "rejected_n": zeros_i, "code": code0,
         "saved": saved0, "saved_ok": start_ok, "idx": jnp.sum(ts <= 0.0) * jnp.ones(B, jnp.int64),
+        "evals": zeros_i + 1, "step_t": jnp.full((S, B), jnp.nan),
+        "step_y": jnp.zeros((S, B, P)),
     }
     out = jax.lax.while_loop(cond, body, carry)
     return {"t": out["t"], "y": out["y"], "saved": out["saved"], "saved_ok": out["saved_ok"],
-            "code": out["code"], "accepted": out["accepted"], "rejected": out["rejected_n"]}
+            "code": out["code"], "accepted": out["accepted"], "rejected": out["rejected_n"],
+            "field_evals": out["evals"], "step_t": out["step_t"], "step_y": out["step_y"]}

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
 
@@ -59,15 +57,7 @@ def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
     if w0.shape != (problem.depth,):
         raise InputError(f"w0 must have {problem.depth} weights, got shape {w0.shape}")
     red = reduce_chain(w0)
-    y = float(np.asarray(problem.target).reshape(-1)[0]) if problem.target is not None else 0.0
-    if problem.loss_kind == "target":                   # f = 0.5 (p - y)^2
-        def fprime(p):
-            return p - y
-    elif problem.loss_kind == "lp_target":              # f = (p - y)^q / q
-        def fprime(p):
-            return (p - y) ** (problem.power - 1)
-    else:
-        fprime = jax.jit(jax.grad(lambda p: problem.f(jnp.reshape(p, (1, 1)))))
+    fprime = problem.objective.scalar_derivative
     m = red.least
 
     def rhs(t, x):

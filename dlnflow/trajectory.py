@@ -4,11 +4,8 @@ Arrays carry a leading batch axis B (1 for a single run) and a record axis N. Re
 end of a run are padding: ``valid`` is False there, times and losses are NaN and the params
 repeat the final state. ``t`` is flow time; for maps t = k eta and ``k`` is the iteration.
 
-Statuses: ``converged`` (excess loss F - F* reached ``stop_at_loss``), ``completed`` (horizon
-reached, no threshold asked), ``max_steps`` (step/iteration budget or horizon exhausted before the
-threshold), ``stalled`` (a map reached a fixed point, zero gradient, above the threshold),
-``diverged`` (non-finite or exploding loss; the state is the last finite one), ``solver_failed``
-(the ODE solver gave up; see ``messages``).
+Statuses (``Status``) and the statistics schema (``STATS_KEYS``) are defined in ``status.py``.
+``steps`` is the number of state updates: accepted solver steps (flows) or iterations (maps).
 """
 
 from __future__ import annotations
@@ -18,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .problem import Params, Problem
-
-STATUSES = ("converged", "completed", "max_steps", "stalled", "diverged", "solver_failed")
+from .status import Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,14 +30,15 @@ class Trajectory:
     loss: np.ndarray                # (B, N)
     params: Params                  # each (B, N, d_l, d_(l-1))
     valid: np.ndarray               # (B, N) bool
-    status: list[str]
+    status: list[Status]
     messages: list[str]
     t_final: np.ndarray             # (B,)
     loss_final: np.ndarray          # (B,)
     params_final: Params            # each (B, d_l, d_(l-1))
-    steps: np.ndarray               # (B,) solver steps (flows) or iterations (maps)
-    stats: dict[str, np.ndarray]    # extra per-run counters (accepted/rejected steps, ...)
+    steps: np.ndarray               # (B,) accepted solver steps (flows) or iterations (maps)
+    stats: dict[str, np.ndarray]    # STATS_KEYS -> (B,) counters, -1 where not reported
     metadata: dict[str, Any]
+    optimal_loss: float | None = None   # F* of the problem the system trains
     batched: bool = True
 
     @property
@@ -49,13 +47,15 @@ class Trajectory:
 
     @property
     def iterations(self) -> np.ndarray:
-        """Iterations per run (maps); for flows the number of solver steps."""
+        """Iterations per run of a map (InputError for a flow: see ``steps`` and ``stats``)."""
+        if self.kind != "map":
+            raise InputError("a flow has no iterations; its solver steps are in steps and stats")
         return self.steps
 
     @property
     def excess_loss(self) -> np.ndarray:
-        """loss - F* (F* = problem.optimal_loss, 0 when unknown)."""
-        return self.loss - (self.problem.optimal_loss or 0.0)
+        """loss - F* (F* unknown: 0)."""
+        return self.loss - (self.optimal_loss or 0.0)
 
     def run(self, i: int) -> Trajectory:
         """The i-th run alone, trimmed to its valid records (batch axis of length 1 kept)."""
@@ -84,14 +84,15 @@ class Trajectory:
     def summary(self) -> dict[str, Any]:
         """Per-run results as plain lists (JSON-ready)."""
         return {
-            "status": list(self.status),
+            "status": [str(s) for s in self.status],
             "t_final": self.t_final.tolist(),
             "loss_final": self.loss_final.tolist(),
             "steps": self.steps.astype(int).tolist(),
             "messages": list(self.messages),
+            "stats": {k: np.asarray(v).astype(int).tolist() for k, v in self.stats.items()},
         }
 
     def __repr__(self) -> str:
-        counts = {s: self.status.count(s) for s in STATUSES if s in self.status}
+        counts = {str(s): self.status.count(s) for s in Status if s in self.status}
         return (f"Trajectory(kind={self.kind!r}, runs={self.batch_size}, "
                 f"records={self.t.shape[1]}, status={counts})")

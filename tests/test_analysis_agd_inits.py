@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import agd_inits as mod
+from dlnflow.analyses import agd_inits as mod
 from dlnflow.io import dumps
 
 X = np.array([[np.sqrt(2), 0.0], [0.0, np.sqrt(0.02)]])      # seed 001, Section 4.2

@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 
-from analyses import agd_instance_speedup as mod
 from dlnflow.agd import paper_dataset, shallow_gd_run
+from dlnflow.analyses import agd_instance_speedup as mod
 from dlnflow.io import dumps
 
 

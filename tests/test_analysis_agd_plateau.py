@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from analyses import agd_plateau as mod
+from dlnflow.analyses import agd_plateau as mod
 from dlnflow.io import dumps
 
 

@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 
-from analyses import agd_real_data as mod
 from dlnflow.agd import shallow_gd_loss
+from dlnflow.analyses import agd_real_data as mod
 from dlnflow.io import dumps
 
 

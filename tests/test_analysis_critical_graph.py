@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import critical_graph
+from dlnflow.analyses import critical_graph
 from dlnflow.io import dumps
 
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import analyses.flow_vs_gd_loss as m
+import dlnflow.analyses.flow_vs_gd_loss as m
 from dlnflow.closed_forms import balanced_chain_time
 from dlnflow.io import dumps
 

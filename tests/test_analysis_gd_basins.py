@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-import analyses.gd_basins as m
 import dlnflow as dl
+import dlnflow.analyses.gd_basins as m
 from dlnflow.io import dumps
 
 

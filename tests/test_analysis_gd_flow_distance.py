@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import gd_flow_distance as an
+from dlnflow.analyses import gd_flow_distance as an
 from dlnflow.io import dumps
 
 

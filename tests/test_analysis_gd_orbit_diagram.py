@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import analyses.gd_orbit_diagram as m
+import dlnflow.analyses.gd_orbit_diagram as m
 from dlnflow.io import dumps
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import gd_rate_vs_eta as an
+from dlnflow.analyses import gd_rate_vs_eta as an
 from dlnflow.io import dumps
 
 

@@ -6,8 +6,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from analyses import imbalance_drift as mod
 from dlnflow import fitting
+from dlnflow.analyses import imbalance_drift as mod
 from dlnflow.io import dumps
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import min_rate_bound as an
+from dlnflow.analyses import min_rate_bound as an
 from dlnflow.io import dumps
 
 

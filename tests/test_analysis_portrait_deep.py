@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import analyses.portrait_deep as m
+import dlnflow.analyses.portrait_deep as m
 from dlnflow.io import dumps
 
 

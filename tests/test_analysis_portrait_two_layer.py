@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import analyses.portrait_two_layer as m
+import dlnflow.analyses.portrait_two_layer as m
 from dlnflow.io import dumps
 
 

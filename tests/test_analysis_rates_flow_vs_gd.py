@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses import rates_flow_vs_gd as an
+from dlnflow.analyses import rates_flow_vs_gd as an
 from dlnflow.io import dumps
 
 

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 from networkx.readwrite import json_graph
 
-import analyses.saddle_to_saddle as m
+import dlnflow.analyses.saddle_to_saddle as m
 from dlnflow.io import dumps
 
 

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-import analyses.saxe_modes as m
+import dlnflow.analyses.saxe_modes as m
 from dlnflow.closed_forms import balanced_chain_time, saxe_mode, saxe_time
 from dlnflow.io import dumps
 

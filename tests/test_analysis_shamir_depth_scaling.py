@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from analyses import shamir_depth_scaling as mod
+from dlnflow.analyses import shamir_depth_scaling as mod
 from dlnflow.io import dumps
 
 

@@ -8,6 +8,7 @@ import dlnflow as dl
 from dlnflow import bounds
 from dlnflow.errors import InputError
 from dlnflow.rates import local_rate
+from dlnflow.simulate import SaveAt, Solver
 
 
 def test_alpha_star_two_layers_closed_form():
@@ -94,8 +95,8 @@ def test_balanced_two_layer_limit_case():
     a = bounds.alpha_star_scalar(w, 2.0)
     assert a == pytest.approx(2 * 0.25)
     tr = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=4.0,
-                     save_at=np.linspace(0, 4, 41), backend="scipy", solver="DOP853",
-                     rtol=1e-10, atol=1e-12)
+                     save=SaveAt(ts=np.linspace(0, 4, 41)),
+                     solver=Solver("DOP853", rtol=1e-10, atol=1e-12))
     _, rate = local_rate(tr)
     p = np.prod(tr.scalar_weights()[0], axis=-1)
     np.testing.assert_allclose(rate[0], 4 * np.abs(p), rtol=1e-8)
@@ -152,8 +153,8 @@ def test_two_layer_matrix_flow_rate_above_preconditioner_bound():
     W1 = rng.normal(size=(2, 2)) * 0.3
     W2 = np.array([[1.5, 0.2], [0.1, 1.2]])      # W2^T W2 - W1 W1^T positive definite
     tr = dl.simulate(dl.GradientFlow(prob), (W1, W2), t1=3.0,
-                     save_at=np.linspace(0, 3.0, 31)[1:-1], backend="scipy", solver="DOP853",
-                     rtol=1e-10, atol=1e-12)
+                     save=SaveAt(ts=np.linspace(0, 3.0, 31)[1:-1]),
+                     solver=Solver("DOP853", rtol=1e-10, atol=1e-12))
     _, rate = local_rate(tr)
     b0 = bounds.two_layer_matrix_bound(W1, W2)
     assert b0 > 0.5
@@ -170,12 +171,12 @@ def test_rate_bound_check_reports_missing_margin():
     prob = dl.Problem.scalar_chain(2, 1.0)
     w = np.array([[0.5, 0.5], [0.8, -0.3]])
     tr = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=2.0,
-                     save_at=np.linspace(0, 2.0, 21)[1:-1], backend="scipy", solver="DOP853",
-                     rtol=1e-10, atol=1e-12)
+                     save=SaveAt(ts=np.linspace(0, 2.0, 21)[1:-1]),
+                     solver=Solver("DOP853", rtol=1e-10, atol=1e-12))
     good, bad = bounds.rate_bound_check(tr)["runs"]
     assert good["holds"] and good["alpha_star"] == pytest.approx(0.5)
     assert bad["alpha_star"] is None and bad["holds"] is None
     with pytest.raises(InputError):
         bounds.rate_bound_check(dl.simulate(
             dl.GradientFlow(dl.Problem.scalar_chain(2, 1.0, loss="lp")),
-            prob.scalar_params(w[0]), t1=0.1, backend="scipy", solver="DOP853"))
+            prob.scalar_params(w[0]), t1=0.1, solver="DOP853"))

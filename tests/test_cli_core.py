@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlnflow.cli import main
+from dlnflow.status import STATS_KEYS
 
 
 def run_json(capsys, argv):
@@ -19,8 +20,11 @@ def test_flow_json_single_start(capsys):
     out = run_json(capsys, ["flow", "--depth", "2", "--target", "1", "--init", "0.1,0.1",
                             "--t1", "100", "--solver", "tsit5", "--rtol", "1e-10",
                             "--atol", "1e-12", "--stop-at-loss", "1e-6"])
-    assert set(out) == {"status", "t_final", "loss_final", "steps", "imbalance_drift_max"}
-    assert out["status"] == "converged"
+    assert set(out) == {"status", "t_final", "loss_final", "steps", "stats", "messages",
+                        "imbalance_drift_max"}
+    assert out["status"] == "converged" and out["messages"] == ""
+    assert set(out["stats"]) == set(STATS_KEYS)
+    assert out["stats"]["accepted_steps"] == out["steps"] > 0
     # balanced two-layer chain: logistic closed form time from p0 = 0.01 to p1 = 1 - sqrt(2e-6)
     p1 = 1 - np.sqrt(2e-6)
     t = np.log(p1 * (1 - 0.01) / (0.01 * (1 - p1))) / 2

@@ -7,6 +7,7 @@ import pytest
 import dlnflow as dl
 from dlnflow import init
 from dlnflow.invariants import gd_imbalance_change, imbalance
+from dlnflow.simulate import SaveAt, Solver, Stop
 
 
 @pytest.mark.parametrize("kind", ["scalar", "matrix", "residual"])
@@ -34,11 +35,11 @@ def test_gd_imbalance_change_identity_to_roundoff(kind):
 def test_batched_runs_stop_on_their_own():
     prob = dl.Problem.scalar_chain(3, target=1.0)
     w0 = np.array([[0.9, 1.0, 1.1], [0.3, 0.5, 0.4], [0.1, 0.2, 0.15]])
-    batch = dl.simulate(dl.GradientDescent(prob, 0.05), w0, max_steps=20000, stop_at_loss=1e-10)
+    batch = dl.simulate(dl.GradientDescent(prob, 0.05), w0, stop=Stop(loss=1e-10, max_steps=20000))
     assert batch.status == ["converged"] * 3
     for i in range(3):
-        one = dl.simulate(dl.GradientDescent(prob, 0.05), w0[i], max_steps=20000,
-                          stop_at_loss=1e-10)
+        one = dl.simulate(dl.GradientDescent(prob, 0.05), w0[i],
+                          stop=Stop(loss=1e-10, max_steps=20000))
         assert one.iterations[0] == batch.iterations[i]
         np.testing.assert_array_equal(one.params_final[0], batch.params_final[0][i:i + 1])
     assert len(set(batch.iterations.tolist())) == 3
@@ -48,7 +49,8 @@ def test_batched_runs_stop_on_their_own():
 def test_gd_iterates_match_a_plain_numpy_loop():
     prob = dl.Problem.scalar_chain(4, target=2.0)
     w = np.array([0.8, 1.1, 0.6, 1.3])
-    traj = dl.simulate(dl.GradientDescent(prob, 0.002), w, max_steps=300, record_every=1)
+    traj = dl.simulate(dl.GradientDescent(prob, 0.002), w, stop=Stop(max_steps=300),
+                       save=SaveAt(every=1))
     ref = [w.copy()]
     for _ in range(300):
         p = np.prod(w)
@@ -63,7 +65,7 @@ def test_divergence_is_reported_not_nan():
     prob = dl.Problem.scalar_chain(2, target=1.0)
     w0 = np.array([[1.0, 1.0 + 1e-3], [0.5, 0.6]])
     # lambda_max at the balanced minimum is 2|y| = 2: eta = 3 is far beyond 2/lambda_max = 1
-    traj = dl.simulate(dl.GradientDescent(prob, 3.0), w0, max_steps=5000, stop_at_loss=1e-12)
+    traj = dl.simulate(dl.GradientDescent(prob, 3.0), w0, stop=Stop(loss=1e-12, max_steps=5000))
     assert traj.status == ["diverged", "diverged"]
     assert np.all(np.isfinite(traj.loss_final))
     assert all(np.all(np.isfinite(W)) for W in traj.params_final)
@@ -74,7 +76,7 @@ def test_divergence_is_reported_not_nan():
 def test_stalled_at_saddle_and_max_steps():
     prob = dl.Problem.scalar_chain(3, target=1.0)
     w0 = np.array([[0.0, 0.0, 1.0], [0.2, 0.2, 0.2]])
-    traj = dl.simulate(dl.GradientDescent(prob, 0.1), w0, max_steps=50, stop_at_loss=1e-8)
+    traj = dl.simulate(dl.GradientDescent(prob, 0.1), w0, stop=Stop(loss=1e-8, max_steps=50))
     assert traj.status == ["stalled", "max_steps"]
     assert traj.loss_final[0] == pytest.approx(0.5)
 
@@ -86,10 +88,11 @@ def test_gd_approaches_flow_at_first_order():
     ratios = []
     for eta in (0.02, 0.01, 0.005):
         k = int(round(T / eta))
-        gd = dl.simulate(dl.GradientDescent(prob, eta), w0, max_steps=k, record_every=k // 4)
+        gd = dl.simulate(dl.GradientDescent(prob, eta), w0, stop=Stop(max_steps=k),
+                         save=SaveAt(every=k // 4))
         ts = gd.t[0, gd.valid[0]]
-        fl = dl.simulate(dl.GradientFlow(prob), w0, t1=T, solver="dopri8", rtol=1e-12,
-                         atol=1e-14, save_at=ts)
+        fl = dl.simulate(dl.GradientFlow(prob), w0, t1=T,
+                         solver=Solver("dopri8", rtol=1e-12, atol=1e-14), save=SaveAt(ts=ts))
         dist = np.max(np.linalg.norm(gd.scalar_weights()[0, :len(ts)]
                                      - fl.scalar_weights()[0, :len(ts)], axis=-1))
         ratios.append(dist / eta)
@@ -104,7 +107,16 @@ def test_gd_bad_inputs():
         dl.GradientDescent(prob, -0.1)
     with pytest.raises(dl.InputError, match="eta must be a finite number, got nan"):
         dl.GradientDescent(prob, float("nan"))
-    with pytest.raises(dl.InputError, match="a map needs max_steps or t1"):
+    with pytest.raises(dl.InputError, match="a map needs Stop.max_steps or t1"):
         dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(2))
     with pytest.raises(dl.InputError, match="a start must have 2 weights"):
-        dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(3), max_steps=3)
+        dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(3), stop=Stop(max_steps=3))
+    with pytest.raises(dl.InputError, match="a map takes no solver"):
+        dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(2), stop=Stop(max_steps=3),
+                    solver="rodas4")
+    with pytest.raises(dl.InputError, match="apply to flows"):
+        dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(2), stop=Stop(max_steps=3),
+                    save=SaveAt(ts=[0.1]))
+    with pytest.raises(dl.InputError, match="apply to flows"):
+        dl.simulate(dl.GradientDescent(prob, 0.1), np.ones(2), stop=Stop(max_steps=3),
+                    save=SaveAt(steps=True))

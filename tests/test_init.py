@@ -20,13 +20,13 @@ def test_shapes_and_batch(mat):
 
 
 def test_xavier_variance_and_seed(mat):
-    a = init.xavier(mat, 7, batch=4000)
-    b = init.xavier(mat, 7, batch=4000)
+    a = init.lecun_normal(mat, 7, batch=4000)
+    b = init.lecun_normal(mat, 7, batch=4000)
     np.testing.assert_array_equal(a[0], b[0])
     # entries N(0, 1/d_in): sample variance within 3% of 1/3, 1/4
     assert np.var(np.asarray(a[0])) == pytest.approx(1 / 3, rel=0.03)
     assert np.var(np.asarray(a[1])) == pytest.approx(1 / 4, rel=0.03)
-    scalars = init.xavier(dl.Problem.scalar_chain(3), 0, batch=20000)
+    scalars = init.lecun_normal(dl.Problem.scalar_chain(3), 0, batch=20000)
     assert np.var(np.asarray(scalars[0])) == pytest.approx(1.0, rel=0.03)
 
 

@@ -9,7 +9,8 @@ import pytest
 
 import dlnflow as dl
 from dlnflow import init
-from dlnflow.simulate import _map_loop, block_size, map_devices
+from dlnflow.simulate import SaveAt, Stop
+from dlnflow.simulate.maps import _map_loop, block_size, map_devices
 
 
 def _scalar_batch():
@@ -34,8 +35,8 @@ def test_block_size_divides_the_stride():
 def test_light_blocks_equal_checked_steps_scalar():
     prob, w0 = _scalar_batch()
     system = dl.GradientDescent(prob, 0.05)
-    fast = dl.simulate(system, w0, max_steps=3000, stop_at_loss=1e-10, record_every=25)
-    slow = dl.simulate(system, w0, max_steps=3000, stop_at_loss=1e-10, record_every=1)
+    fast = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=3000), save=SaveAt(every=25))
+    slow = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=3000), save=SaveAt(every=1))
     assert fast.metadata["block"] == 25 and slow.metadata["block"] == 1
     assert slow.status == ["converged", "converged", "converged", "diverged", "stalled",
                            "max_steps"]
@@ -63,8 +64,10 @@ def test_light_blocks_equal_checked_steps_matrix():
     params = init.gaussian(prob, 1, batch=5)
     params = tuple(W.at[4].multiply(8.0) for W in params)   # run 4 starts far out: diverges
     system = dl.GradientDescent(prob, 0.1)
-    fast = dl.simulate(system, params, max_steps=2000, stop_at_loss=1e-9, record_every=20)
-    slow = dl.simulate(system, params, max_steps=2000, stop_at_loss=1e-9, record_every=1)
+    fast = dl.simulate(system, params, stop=Stop(loss=1e-9, max_steps=2000),
+                       save=SaveAt(every=20))
+    slow = dl.simulate(system, params, stop=Stop(loss=1e-9, max_steps=2000),
+                       save=SaveAt(every=1))
     assert slow.status[4] == "diverged"
     assert slow.status.count("converged") >= 3
     assert fast.status == slow.status
@@ -95,6 +98,7 @@ def test_split_over_devices_equals_one_device():
         np.testing.assert_array_equal(np.where(kept[..., None, None], a, 0),
                                       np.where(kept[..., None, None], b, 0))
     # and simulate itself splits a batch over the devices
-    traj = dl.simulate(system, params, max_steps=3000, stop_at_loss=1e-10, record_every=25)
+    traj = dl.simulate(system, params, stop=Stop(loss=1e-10, max_steps=3000),
+                       save=SaveAt(every=25))
     assert traj.metadata["devices"] == 2
     np.testing.assert_array_equal(traj.iterations, one[5])

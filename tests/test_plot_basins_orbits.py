@@ -3,7 +3,9 @@
 import numpy as np
 
 import dlnflow as dl
-from dlnflow.plot import basins, orbits, style, trajectories
+from dlnflow import basins, orbits, rates
+from dlnflow.plot import basins as plot_basins
+from dlnflow.plot import style, trajectories
 
 
 def test_start_grid_is_symmetric():
@@ -27,15 +29,15 @@ def test_basins_small_grid_matches_direct_iteration():
             elif np.max(np.abs(w)) < 1e-8:
                 assert code == 2
     fig, ax = style.figure()
-    basins.plot_basins(ax, res)
-    basins.plot_basins(ax, res, show="iterations")
+    plot_basins.plot_basins(ax, res)
+    plot_basins.plot_basins(ax, res, show="iterations")
 
 
 def test_orbit_helpers():
-    assert abs(orbits.balanced_lambda_max(3, 8.0) - 48.0) < 1e-12
+    assert abs(rates.balanced_lambda_max(3, 8.0) - 48.0) < 1e-12
     prob = dl.Problem.scalar_chain(3, 2.0)
     w = np.full(3, 2.0 ** (1 / 3))
-    assert abs(orbits.lambda_max_at(prob, w) - orbits.balanced_lambda_max(3, 2.0)) < 1e-9
+    assert abs(rates.lambda_max_at(prob, w) - rates.balanced_lambda_max(3, 2.0)) < 1e-9
     p = np.array([[1.0, 1.0], [1.0, 1.2], [np.nan, np.nan]])
     assert orbits.first_doubling([0.1, 0.2, 0.3], p) == 0.2
 

@@ -8,11 +8,11 @@ from dlnflow.plot import portrait, style
 
 def test_classify_points():
     p2 = dl.Problem.scalar_chain(2, 1.0)
-    assert portrait.classify_point(p2, [0.0, 0.0]) == "strict_saddle"
-    assert portrait.classify_point(p2, [2.0, 0.5]) == "global_min"
+    assert portrait.point_class(p2, [0.0, 0.0]) == "strict_saddle"
+    assert portrait.point_class(p2, [2.0, 0.5]) == "global_min"
     p4 = dl.Problem.scalar_chain(4, 1.0)
-    assert portrait.classify_point(p4, [0.0, 0.0, 1.0, 2.0]) == "strict_saddle"
-    assert portrait.classify_point(p4, [0.0, 0.0, 0.0, 2.0]) == "non_strict_saddle"
+    assert portrait.point_class(p4, [0.0, 0.0, 1.0, 2.0]) == "strict_saddle"
+    assert portrait.point_class(p4, [0.0, 0.0, 0.0, 2.0]) == "non_strict_saddle"
 
 
 def test_surface_is_invariant_under_the_field():

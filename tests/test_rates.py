@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import dlnflow as dl
-from dlnflow import rates
+from dlnflow import fitting, rates
 from dlnflow.errors import InputError
+from dlnflow.simulate import SaveAt, Solver, Stop
 
 Y = 1.0
 PROB3 = dl.Problem.scalar_chain(3, Y)
@@ -15,8 +16,8 @@ W3 = np.array([0.5, 0.7, 0.9])
 
 def _flow(prob, w, t1, n=201):
     return dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w), t1=t1,
-                       save_at=np.linspace(0, t1, n)[1:-1], backend="scipy", solver="DOP853",
-                       rtol=1e-12, atol=1e-14)
+                       save=SaveAt(ts=np.linspace(0, t1, n)[1:-1]),
+                       solver=Solver("DOP853", rtol=1e-12, atol=1e-14))
 
 
 def test_flow_local_rate_matches_loss_derivative_and_hessian_limit():
@@ -50,8 +51,8 @@ def test_time_to_loss_balanced_two_layer_closed_form():
 def test_gd_asymptotic_rate_matches_measured(eta):
     """Near the limit e_(k+1)/e_k -> (1 - eta lambda)^2: rate -2 ln|1 - eta lambda| / eta (factor
     2 for the loss; eta = 0.45 has eta lambda > 1, oscillating convergence)."""
-    gd = dl.simulate(dl.GradientDescent(PROB3, eta), PROB3.scalar_params(W3), max_steps=4000,
-                     stop_at_loss=1e-22, record_every=1)
+    gd = dl.simulate(dl.GradientDescent(PROB3, eta), PROB3.scalar_params(W3),
+                     stop=Stop(loss=1e-22, max_steps=4000), save=SaveAt(every=1))
     assert gd.status[0] == "converged"
     _, r = rates.local_rate(gd)
     measured = r[0][np.isfinite(r[0])][-1]
@@ -99,6 +100,6 @@ def test_gd_flow_distance_single_step_exact():
 
 def test_bad_input():
     with pytest.raises(InputError):
-        rates.loglog_slope([1, 2], [0, 1])
+        fitting.loglog_slope([1, 2], [0, 1])
     with pytest.raises(InputError):
         rates.gd_flow_distance(PROB3, PROB3.scalar_params(W3), 0.5, horizon=0.1)

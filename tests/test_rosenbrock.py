@@ -10,6 +10,7 @@ import pytest
 import dlnflow as dl
 from dlnflow import init, rosenbrock
 from dlnflow.scalar_chain import reduced_flow
+from dlnflow.simulate import SaveAt, Solver, Stop
 
 
 def _riccati(v):
@@ -30,7 +31,7 @@ def test_rodas4_orders_on_riccati():
     errs, ests, mids = [], [], []
     for h in (0.04, 0.02, 0.01):
         hb = jnp.full(2, h)
-        y1, err, q1, q2 = rosenbrock.rodas4_step(F, J, y0, hb)
+        y1, err, q1, q2 = rosenbrock.rodas4_step(F, J(y0), y0, hb)
         errs.append(np.max(np.abs(np.asarray(y1) - _exact(np.asarray(y0), h))))
         ests.append(np.max(np.abs(np.asarray(err))))
         mid = rosenbrock.dense(y0, y1, q1, q2, jnp.full(2, 0.5))
@@ -68,14 +69,14 @@ def test_simulate_rodas4_matches_reduced_chain():
     prob = dl.Problem.scalar_chain(6, target=1.0)
     params = init.xavier(prob, 1, batch=12)
     w0 = np.asarray(prob.scalar_weights(params))
-    traj = dl.simulate(dl.GradientFlow(prob), params, t1=200.0, solver="rodas4", rtol=1e-9,
-                       atol=1e-11)
-    assert traj.metadata["backend"] == "jax" and traj.status == ["completed"] * 12
+    traj = dl.simulate(dl.GradientFlow(prob), params, t1=200.0,
+                       solver=Solver("rodas4", rtol=1e-9, atol=1e-11))
+    assert traj.metadata["backend"] == "rodas4" and traj.status == ["completed"] * 12
     ref = np.array([reduced_flow(prob, w0[i], np.array([0.0, 200.0]))[-1] for i in range(12)])
     np.testing.assert_allclose(traj.scalar_weights()[:, -1], ref, atol=1e-7)
     # each run its own step size: a batch run equals the runs solved one by one
-    one = dl.simulate(dl.GradientFlow(prob), w0[3], t1=200.0, solver="rodas4", rtol=1e-9,
-                      atol=1e-11)
+    one = dl.simulate(dl.GradientFlow(prob), w0[3], t1=200.0,
+                      solver=Solver("rodas4", rtol=1e-9, atol=1e-11))
     np.testing.assert_allclose(one.scalar_weights()[0, -1], traj.scalar_weights()[3, -1],
                                rtol=1e-13, atol=1e-15)
     assert one.steps[0] == traj.steps[3]
@@ -86,9 +87,11 @@ def test_simulate_rodas4_event_and_saves_match_dopri8():
                                     widths=[2, 3, 2, 3])
     p0 = init.gaussian(prob, 11, batch=3)
     ts = np.linspace(0, 40, 9)
-    kw = dict(t1=40.0, stop_at_loss=1e-6, save_at=ts)
-    a = dl.simulate(dl.GradientFlow(prob), p0, solver="rodas4", rtol=1e-10, atol=1e-12, **kw)
-    b = dl.simulate(dl.GradientFlow(prob), p0, solver="dopri8", rtol=1e-12, atol=1e-14, **kw)
+    kw = dict(t1=40.0, stop=Stop(loss=1e-6), save=SaveAt(ts=ts))
+    a = dl.simulate(dl.GradientFlow(prob), p0, solver=Solver("rodas4", rtol=1e-10, atol=1e-12),
+                    **kw)
+    b = dl.simulate(dl.GradientFlow(prob), p0, solver=Solver("dopri8", rtol=1e-12, atol=1e-14),
+                    **kw)
     assert a.status == b.status and "converged" in a.status
     np.testing.assert_allclose(a.t_final, b.t_final, rtol=1e-6)
     done = np.array(a.status) == "converged"
@@ -102,7 +105,7 @@ def test_simulate_rodas4_event_and_saves_match_dopri8():
 def test_rodas4_step_cap_is_reported():
     prob = dl.Problem.scalar_chain(3, target=1.0)
     traj = dl.simulate(dl.GradientFlow(prob), np.array([0.3, 0.4, 0.5]), t1=1e3,
-                       solver="rodas4", max_steps=4)
+                       solver="rodas4", stop=Stop(max_steps=4))
     assert traj.status == ["max_steps"] and "step cap" in traj.messages[0]
     assert traj.steps[0] == 4
 

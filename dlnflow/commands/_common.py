@@ -63,8 +63,9 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=str, default=None,
                         help="explicit scalar-chain start w_1,...,w_L")
     parser.add_argument("--init-kind", type=str, default=None,
-                        help="xavier, gaussian, near_identity, orthogonal, balanced, identity, "
-                             "zero_first")
+                        help="lecun_normal (default), glorot_normal (= xavier), he_normal, "
+                             "gaussian, near_identity, orthogonal, balanced, identity, "
+                             "zero_first, zeros")
     parser.add_argument("--seeds", type=int, default=1, help="number of random starts")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first start")
     parser.add_argument("--init-scale", type=str, default="1.0",
@@ -111,7 +112,7 @@ def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
             raise InputError(f"--init must have {problem.depth} weights (one per layer), got "
                              f"{len(w)}: {args.init}")
         return init.scaled(problem.scalar_params(w), scale), 1
-    kind = args.init_kind or "xavier"
+    kind = args.init_kind or "lecun_normal"
     n = check_positive_int("--seeds", args.seeds)
     seed = check_positive_int("--seed", args.seed, minimum=0)
     if kind in ("identity", "zero_first", "zeros"):

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import check_positive
 from ..invariants import drift
-from ..simulate import DIFFRAX_SOLVERS, JAX_SOLVERS, SCIPY_SOLVERS, backend_of, simulate
+from ..simulate import FLOW_SOLVERS, Solver, Stop, simulate
 from ..systems import GradientFlow
 from ._common import (
     add_problem_arguments,
@@ -27,9 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(parser)
     add_start_arguments(parser)
     parser.add_argument("--t1", type=str, required=True, help="time horizon")
-    parser.add_argument("--solver", type=str, default="kvaerno5",
-                        help="diffrax: " + ", ".join(DIFFRAX_SOLVERS) + "; dlnflow (JAX): "
-                             + ", ".join(JAX_SOLVERS) + "; scipy: " + ", ".join(SCIPY_SOLVERS))
+    parser.add_argument("--solver", type=str, default="rodas4",
+                        help="one of " + ", ".join(FLOW_SOLVERS) + " (default rodas4)")
     parser.add_argument("--rtol", type=str, default="1e-8")
     parser.add_argument("--atol", type=str, default="1e-10")
     parser.add_argument("--stop-at-loss", type=str, default=None,
@@ -45,18 +44,20 @@ def run(args: argparse.Namespace) -> int:
     atol = check_positive("--atol", args.atol)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
-    backend = backend_of(args.solver)
-    traj = simulate(GradientFlow(problem), params, t1=t1, solver=args.solver, backend=backend,
-                    rtol=rtol, atol=atol, stop_at_loss=stop, max_steps=args.max_steps)
+    solver = Solver(args.solver, rtol=rtol, atol=atol)
+    traj = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
+                    stop=Stop(loss=stop, max_steps=args.max_steps))
     d = drift(traj)
     out = {
-        "status": per_run(list(traj.status), n),
+        "status": per_run([str(s) for s in traj.status], n),
         "t_final": per_run(traj.t_final.tolist(), n),
         "loss_final": per_run(traj.loss_final.tolist(), n),
         "steps": per_run(np.asarray(traj.steps).astype(int).tolist(), n),
+        "stats": {k: per_run(v.astype(int).tolist(), n) for k, v in traj.stats.items()},
+        "messages": per_run(list(traj.messages), n),
         "imbalance_drift_max": per_run(d.tolist(), n),
     }
-    lines = [f"gradient flow, {problem.name}, solver {args.solver} ({backend}), "
+    lines = [f"gradient flow, {problem.name}, solver {solver.name} ({solver.backend}), "
              f"rtol={rtol:g}, atol={atol:g}"]
     for i in range(n):
         msg = f"  [{traj.messages[i]}]" if traj.messages[i] else ""

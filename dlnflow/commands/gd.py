@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import check_positive, check_positive_int
 from ..invariants import drift
-from ..simulate import simulate
+from ..simulate import Stop, simulate
 from ..systems import GradientDescent
 from ._common import (
     add_problem_arguments,
@@ -39,10 +39,11 @@ def run(args: argparse.Namespace) -> int:
     max_steps = check_positive_int("--max-steps", args.max_steps)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
-    traj = simulate(GradientDescent(problem, eta), params, max_steps=max_steps, stop_at_loss=stop)
+    traj = simulate(GradientDescent(problem, eta), params,
+                    stop=Stop(loss=stop, max_steps=max_steps))
     d = drift(traj)
     out = {
-        "status": per_run(list(traj.status), n),
+        "status": per_run([str(s) for s in traj.status], n),
         "iterations": per_run(np.asarray(traj.iterations).astype(int).tolist(), n),
         "loss_final": per_run(traj.loss_final.tolist(), n),
         "imbalance_change_max": per_run(d.tolist(), n),

@@ -22,25 +22,13 @@ import numpy as np
 from jax.experimental import jet
 
 from ..problem import Params, Problem
+from ..rates import balanced_lambda_max
 from .sets import orbit_tangent
-
-KINDS = ("global_min", "local_min", "strict_saddle", "non_strict_saddle", "max")
-
-
-def optimal_product(problem: Problem) -> np.ndarray | None:
-    """W* = B C^-1 for f = 0.5 tr(W C W^T) - tr(W B^T) + c0 (target: Phi; regression:
-    Y X^T (X X^T)^-1), or None when f is not a plain square loss."""
-    if problem.residual_form or problem.loss_kind not in ("target", "regression", "lp_target"):
-        return None
-    if problem.loss_kind in ("target", "lp_target"):
-        return np.asarray(problem.target)
-    X, Y = np.asarray(problem.X), np.asarray(problem.Y)
-    return Y @ X.T @ np.linalg.pinv(X @ X.T)
 
 
 def problem_scale(problem: Problem) -> float:
-    """Target scale s = largest singular value of W* (1 when unknown or zero)."""
-    W = optimal_product(problem)
+    """Target scale s = largest singular value of W* (1 when unknown, zero, or residual)."""
+    W = problem.optimal_product if problem.architecture.has_rescaling_symmetry else None
     s = 0.0 if W is None else float(np.linalg.norm(W, 2))
     return s if s > 0 else 1.0
 
@@ -49,7 +37,7 @@ def hessian_tolerance(problem: Problem, H: np.ndarray, rtol: float = 1e-7) -> fl
     """tol = rtol * max(||H||_2, L s^(2 - 2/L)): eigenvalues below it count as zero."""
     s, L = problem_scale(problem), problem.depth
     norm = float(np.max(np.abs(np.linalg.eigvalsh(H)))) if H.size else 0.0
-    return rtol * max(norm, L * s ** (2.0 - 2.0 / L))
+    return rtol * max(norm, balanced_lambda_max(L, s))
 
 
 @eqx.filter_jit
@@ -98,7 +86,7 @@ def directional_derivatives(problem: Problem, params: Params, directions: np.nda
     """
     x = problem.flatten(params)
     V = jnp.asarray(directions)
-    if problem.loss_kind == "custom":
+    if problem.objective.degree is None:
         return np.asarray(_taylor(problem, x, V, order))
     m = order + 1
     u = np.cos(np.pi * (np.arange(m) + 0.5) / m)
@@ -126,7 +114,7 @@ def higher_order_test(problem: Problem, params: Params, null_basis: np.ndarray,
     V = coeffs @ null_basis.T
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     L = problem.depth
-    max_order = (problem.power if problem.loss_kind == "lp_target" else 2) * L
+    max_order = (problem.objective.degree or 2) * L
     max_order = max(max_order, 3)
     s = problem_scale(problem)
     a = s ** (1.0 / L)

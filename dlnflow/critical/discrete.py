@@ -18,27 +18,28 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from ..errors import check_positive
 from ..problem import Params, Problem
+from ..systems import GradientDescent
 from .classify import complement, problem_scale
 from .sets import CriticalSet, orbit_tangent
 
 
-def _gd(problem: Problem, eta: float):
-    return lambda x: x - eta * jax.grad(problem.loss_flat)(x)
+def _flat_map(system: GradientDescent):
+    """The GD step x -> x - eta grad F(x) on flattened parameters (GradientDescent.step)."""
+    problem = system.problem
+    return lambda x: problem.flatten(system.step(problem.unflatten(x)))
 
 
 @eqx.filter_jit
-def _jac_map(problem: Problem, x: jax.Array, eta: jax.Array, twice: bool) -> jax.Array:
-    G = _gd(problem, eta)
+def _jac_map(system: GradientDescent, x: jax.Array, twice: bool) -> jax.Array:
+    G = _flat_map(system)
     fn = (lambda z: G(G(z))) if twice else G
     return jax.jacfwd(fn)(x)
 
 
 def gd_multipliers(problem: Problem, params: Params, eta: float) -> np.ndarray:
     """Eigenvalues of the Jacobian of the GD step at ``params`` (sorted ascending, real part)."""
-    eta = check_positive("eta", eta)
-    J = np.asarray(_jac_map(problem, problem.flatten(params), jnp.asarray(eta), False))
+    J = np.asarray(_jac_map(GradientDescent(problem, eta), problem.flatten(params), False))
     return np.sort(np.real(np.linalg.eigvals(J)))
 
 
@@ -55,8 +56,8 @@ def gd_fixed_point(cset: CriticalSet, problem: Problem, eta: float) -> dict:
 
 
 @eqx.filter_jit
-def _two_step_solve(problem: Problem, X0: jax.Array, eta: jax.Array) -> jax.Array:
-    G = _gd(problem, eta)
+def _two_step_solve(system: GradientDescent, X0: jax.Array) -> jax.Array:
+    G = _flat_map(system)
     solver = optx.LevenbergMarquardt(rtol=1e-12, atol=1e-14)
 
     def one(x0):
@@ -82,14 +83,13 @@ def period_two_orbits(problem: Problem, eta: float, n_starts: int = 64, seed: in
                       starts: np.ndarray | None = None, tol: float = 1e-8) -> list[PeriodTwoOrbit]:
     """Period-2 orbits of x -> x - eta grad F(x), merged by their loss pair and end-to-end
     matrices, classified by the eigenvalues of D(G o G) modulo the orthogonal symmetry."""
-    eta = check_positive("eta", eta)
+    system = GradientDescent(problem, eta)
     a = problem_scale(problem) ** (1.0 / problem.depth)
     rng = np.random.default_rng(seed)
     if starts is None:
         starts = a * rng.uniform(0.2, 2.0, (n_starts, 1)) * rng.standard_normal(
             (n_starts, problem.num_params))
-    X, res, move, GX = (np.asarray(v) for v in _two_step_solve(
-        problem, jnp.asarray(starts), jnp.asarray(eta)))
+    X, res, move, GX = (np.asarray(v) for v in _two_step_solve(system, jnp.asarray(starts)))
     ok = np.isfinite(res) & (res <= tol * a) & (move > 1e-5 * a)
     orbits: list[PeriodTwoOrbit] = []
     keys: list[tuple] = []
@@ -104,7 +104,7 @@ def period_two_orbits(problem: Problem, eta: float, n_starts: int = 64, seed: in
                and np.allclose(k[3], Wg, atol=1e-6) for k in keys):
             continue
         keys.append(key)
-        J = np.asarray(_jac_map(problem, jnp.asarray(x), jnp.asarray(eta), True))
+        J = np.asarray(_jac_map(system, jnp.asarray(x), True))
         T = orbit_tangent(problem, px, orthogonal=True)
         Q = complement(T, J.shape[0])
         mu = np.linalg.eigvals(Q.T @ J @ Q)

@@ -25,7 +25,9 @@ import itertools
 import jax.numpy as jnp
 import numpy as np
 
+from ..architecture import Plain
 from ..errors import InputError
+from ..losses import QuadraticLoss, SquareTarget
 from ..problem import Problem
 from .classify import apply_classification, classify_point
 from .sets import CriticalSet, orbit_tangent
@@ -38,7 +40,7 @@ def _label(prefix: str, idx: tuple[int, ...]) -> str:
 def scalar_chain_sets(problem: Problem) -> list[CriticalSet]:
     """Critical sets of the square-loss scalar chain (see the module docstring)."""
     L = problem.depth
-    y = float(np.asarray(problem.target).ravel()[0])
+    y = float(problem.objective.target[0, 0])
     if y == 0.0:
         raise InputError("target must be non-zero for the enumeration (y = 0 makes p = 0 the "
                          "whole minimum set)")
@@ -65,22 +67,14 @@ def scalar_chain_sets(problem: Problem) -> list[CriticalSet]:
     return out
 
 
-def square_loss_quadratic(problem: Problem) -> tuple[np.ndarray, np.ndarray, float]:
-    """(C, B, c0) with f(W) = 0.5 tr(W C W^T) - tr(W B^T) + c0."""
-    if problem.loss_kind == "target":
-        phi = np.asarray(problem.target)
-        return np.eye(phi.shape[1]), phi, 0.5 * float(np.sum(phi ** 2))
-    X, Y = np.asarray(problem.X), np.asarray(problem.Y)
-    n = X.shape[1]
-    return X @ X.T / n, Y @ X.T / n, 0.5 * float(np.sum(Y ** 2)) / n
-
-
 def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
     """Critical sets of a square-loss matrix problem, one per index set S (module docstring)."""
-    if problem.residual_form or problem.loss_kind not in ("target", "regression"):
-        raise InputError("exact enumeration needs a plain square loss (target or regression); "
-                         f"got loss {problem.loss_kind!r}, residual={problem.residual_form}")
-    C, B, c0 = square_loss_quadratic(problem)
+    if not (isinstance(problem.objective, QuadraticLoss)
+            and isinstance(problem.architecture, Plain)):
+        raise InputError("exact enumeration needs a plain network and a square loss (target or "
+                         f"regression); got {type(problem.objective).__name__} on "
+                         f"{type(problem.architecture).__name__}")
+    C, B, c0 = problem.objective.quadratic_form()
     if np.linalg.cond(C) > 1e12:
         raise InputError("exact enumeration needs X X^T invertible (X has dependent rows)")
     Wstar = np.linalg.solve(C, B.T).T
@@ -140,7 +134,7 @@ def balanced_rank_factors(W: np.ndarray, widths: tuple[int, ...], r: int) -> tup
 def enumerate_critical_sets(problem: Problem, classify: bool = True) -> list[CriticalSet]:
     """All critical sets in closed form (scalar chain or square-loss matrix problem), each
     classified numerically at its representative when ``classify`` (else kind = predicted)."""
-    if problem.is_scalar_chain and problem.loss_kind == "target":
+    if problem.is_scalar_chain and isinstance(problem.objective, SquareTarget):
         sets = scalar_chain_sets(problem)
     else:
         sets = matrix_sets(problem)

@@ -10,7 +10,6 @@ for scalar chains also the zero set or the sign pattern), never by raw parameter
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import equinox as eqx
 import jax
@@ -153,11 +152,3 @@ def find_critical_sets(problem: Problem, sets: list[CriticalSet] | None = None,
             new.append(apply_classification(cs, classify_point(problem, params)))
             cs.predicted_kind = ""
     return FindResult(counts=counts, unpredicted=new, points=pts)
-
-
-def numerical_critical_sets(problem: Problem, **kwargs: Any) -> list[CriticalSet]:
-    """Classified critical sets found numerically (for problems with no enumeration)."""
-    res = find_critical_sets(problem, sets=None, **kwargs)
-    for c in res.unpredicted:
-        c.label = f"F={c.loss:.4g}#{c.label[5:]}"
-    return sorted(res.unpredicted, key=lambda c: c.loss)

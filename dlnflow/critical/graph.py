@@ -7,7 +7,8 @@ saddles the descent directions of the higher-order test, with a larger eps since
 slow, ~ t^(q-2)) and integrated (dlnflow.simulate, GradientFlow) until it settles near another
 critical set: the first saved state with small gradient whose invariants match a set gives the
 edge source -> target. The saddle-to-saddle itinerary of a trajectory is the sequence of sets
-it passes near (loss plateau at the set's loss and matching invariants).
+it passes near (loss plateau at the set's loss and matching invariants). Drawing:
+``dlnflow.plot.graph``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from networkx.readwrite import json_graph
 
 from ..io import atomic_write_text
 from ..problem import Problem
-from ..simulate import simulate
+from ..rates import balanced_lambda_max
+from ..simulate import SaveAt, Solver, simulate
 from ..systems import GradientFlow
 from ..trajectory import Trajectory
 from .classify import problem_scale
@@ -89,13 +91,13 @@ def connection_graph(problem: Problem, sets: list[CriticalSet] | None = None,
             sources.append(c.label)
     if not starts:
         return G
-    t1 = 400.0 / (L * s ** (2.0 - 2.0 / L)) if t1 is None else t1
+    t1 = 400.0 / balanced_lambda_max(L, s) if t1 is None else t1
     X0 = np.stack(starts)
     params0 = tuple(np.stack([np.asarray(problem.unflatten(jnp.asarray(x))[l]) for x in X0])
                     for l in range(L))
     save_at = np.concatenate([[0.0], np.geomspace(t1 * 1e-4, t1, n_save - 1)])
-    traj = simulate(GradientFlow(problem), params0, t1=t1, solver=solver, save_at=save_at,
-                    rtol=1e-9, atol=1e-12)
+    traj = simulate(GradientFlow(problem), params0, t1=t1,
+                    solver=Solver(solver, rtol=1e-9, atol=1e-12), save=SaveAt(ts=save_at))
     gtol = tol * s * s / a
     for run, src in enumerate(sources):
         dst, t_hit = _settle(problem, traj, run, sets, src, tol, gtol)
@@ -121,42 +123,6 @@ def export_graph(graph: nx.DiGraph, stem: str | Path) -> tuple[Path, Path]:
     atomic_write_text(gml, "\n".join(nx.generate_graphml(graph)))
     atomic_write_text(js, json.dumps(graph_to_json(graph), sort_keys=True, indent=1))
     return gml, js
-
-
-def layout_by_loss(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
-    """Positions: y = loss, nodes of equal loss spread evenly in x (sorted by label)."""
-    levels: dict[float, list[str]] = {}
-    for n, d in graph.nodes(data=True):
-        levels.setdefault(round(float(d["loss"]), 9), []).append(n)
-    pos = {}
-    for loss, names in levels.items():
-        names = sorted(names)
-        k = len(names)
-        for i, n in enumerate(names):
-            pos[n] = ((i + 0.5) / k if k > 1 else 0.5, loss)
-    return pos
-
-
-def draw_connection_graph(ax: Any, graph: nx.DiGraph, labels: bool = True) -> None:
-    """Draw ``graph`` on ``ax``: nodes at height = loss, coloured by kind, arrows = flow."""
-    from ..plot.style import CRITICAL_COLORS
-
-    pos = layout_by_loss(graph)
-    colors = [CRITICAL_COLORS.get(d["kind"], "#999999") for _, d in graph.nodes(data=True)]
-    nx.draw_networkx_edges(graph, pos, ax=ax, arrows=True, arrowsize=8, width=0.8,
-                           edge_color="#555555", node_size=60)
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=60)
-    if labels:
-        nx.draw_networkx_labels(graph, {n: (x, y) for n, (x, y) in pos.items()}, ax=ax,
-                                font_size=5, verticalalignment="bottom")
-    ax.set_xticks([])
-    ax.set_ylabel("loss")
-    ax.tick_params(left=True, labelleft=True)
-    ax.set_axis_on()
-    for kind, col in CRITICAL_COLORS.items():
-        if any(d["kind"] == kind for _, d in graph.nodes(data=True)):
-            ax.plot([], [], "o", color=col, label=kind.replace("_", " "))
-    ax.legend(loc="upper right", frameon=False)
 
 
 def saddle_itinerary(problem: Problem, trajectory: Trajectory, graph: nx.DiGraph,

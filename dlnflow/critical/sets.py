@@ -27,7 +27,7 @@ def orbit_tangent(problem: Problem, params: Params, orthogonal: bool = False,
     ``orthogonal``) in gl(d_l); residual forms have no such symmetry (empty basis).
     """
     n = problem.num_params
-    if problem.residual_form or problem.depth < 2:
+    if not problem.architecture.has_rescaling_symmetry or problem.depth < 2:
         return np.zeros((n, 0))
     cols = []
     for l in range(1, problem.depth):  # hidden layer l sits between W_l (index l-1) and W_(l+1)

@@ -1,20 +1,22 @@
-"""Plotting: every function draws on a given matplotlib Axes and returns it.
+"""Plotting: every function draws given data on a matplotlib Axes and returns it; the data come
+from the library (``dlnflow.basins``, ``dlnflow.orbits``, ``dlnflow.critical``, trajectories).
 
-portrait (phase_portrait, reduced_portrait), basins (gd_basins, plot_basins), orbits
-(orbit_diagram, plot_orbit_diagram), trajectories (loss_curves), style (paper rc, sizes, palette).
+portrait (phase_portrait, reduced_portrait), basins (plot_basins), orbits (plot_orbit_diagram),
+graph (draw_connection_graph), trajectories (loss_curves), style (paper rc, sizes, palette).
 """
 
-from . import basins, orbits, portrait, style, trajectories
-from .basins import gd_basins, plot_basins
-from .orbits import orbit_diagram, plot_orbit_diagram
+from . import basins, graph, orbits, portrait, style, trajectories
+from .basins import plot_basins
+from .graph import draw_connection_graph
+from .orbits import plot_orbit_diagram
 from .portrait import phase_portrait, reduced_portrait
 from .trajectories import loss_curves
 
 __all__ = [
     "basins",
-    "gd_basins",
+    "draw_connection_graph",
+    "graph",
     "loss_curves",
-    "orbit_diagram",
     "orbits",
     "phase_portrait",
     "plot_basins",

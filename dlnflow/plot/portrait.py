@@ -22,6 +22,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from ..critical import classify_point
+from ..critical.classify import problem_scale
 from ..errors import InputError
 from ..problem import Problem
 from .style import CRITICAL_COLORS, PALETTE
@@ -68,18 +70,16 @@ def _field(problem: Problem, W: np.ndarray) -> np.ndarray:
     return -np.asarray(problem.scalar_weights(grads)).reshape(W.shape)
 
 
-def classify_point(problem: Problem, w: Sequence[float], tol: float = 1e-9) -> str:
-    """Class of a critical point from the Hessian of F: 'global_min' if F = F*, 'strict_saddle'
-    if lambda_min(H) < 0, 'non_strict_saddle' if H >= 0 but F > F* (higher-order escape)."""
-    params = problem.scalar_params(np.asarray(w, float))
-    loss = float(jax.jit(lambda q: problem.loss(q))(params))
-    fstar = float(problem.optimal_loss or 0.0)
-    if abs(loss - fstar) <= tol * max(1.0, abs(fstar)):
-        return "global_min"
-    eig = np.linalg.eigvalsh(np.asarray(jax.jit(lambda q: problem.hessian(q))(params)))
-    if eig[0] < -tol:
-        return "strict_saddle" if eig[-1] > tol else "max"
-    return "non_strict_saddle"
+def point_class(problem: Problem, w: Sequence[float]) -> str:
+    """Kind of the critical point at the scalar weights w, for colouring
+    (``dlnflow.critical.classify_point``: global_min, strict_saddle, non_strict_saddle, ...);
+    InputError when w is not a critical point."""
+    c = classify_point(problem, problem.scalar_params(np.asarray(w, float)))
+    s = problem_scale(problem)
+    if c.gradient_norm > 1e-8 * s * s / s ** (1.0 / problem.depth):   # find.py's scale
+        raise InputError(f"w = {list(w)} is not a critical point (|grad F| = "
+                         f"{c.gradient_norm:.3g})")
+    return c.kind
 
 
 # ------------------------------------------------------------------------------ overlays
@@ -135,7 +135,7 @@ def _background(ax: Axes, problem: Problem, W: np.ndarray, X: np.ndarray, Y: np.
     ax.contour(X, Y, inv, levels=np.sort(np.asarray(invariant_levels, float)), colors="0.55",
                linewidths=0.35, linestyles=":", zorder=2)
     prod = np.prod(W, axis=-1)
-    y = float(np.asarray(problem.target).ravel()[0])
+    y = float(problem.objective.target[0, 0])
     ax.contour(X, Y, prod - y, levels=[0.0], colors=CRITICAL_COLORS["global_min"],
                linewidths=1.6, zorder=3)
 
@@ -183,7 +183,7 @@ def phase_portrait(ax: Axes, problem: Problem, trajectories: Sequence[Any] = (),
     W = np.stack([X, Y], axis=-1)
     _background(ax, problem, W, X, Y, invariant_levels, density)
     classes = set()
-    cls = classify_point(problem, [0.0, 0.0])
+    cls = point_class(problem, [0.0, 0.0])
     if cls != "global_min":
         ax.plot(0.0, 0.0, "o", color=CRITICAL_COLORS[cls], ms=6, mec="k", mew=0.5, zorder=7)
         classes.add(cls)
@@ -221,12 +221,12 @@ def reduced_portrait(ax: Axes, problem: Problem, trajectories: Sequence[Any] = (
     _background(ax, problem, W, X, Y, invariant_levels, density)
     classes = set()
     if np.any(D == 0):
-        cls_line = classify_point(problem, lift(0.5 * (extent[1] if extent[1] != 0 else 1),
+        cls_line = point_class(problem, lift(0.5 * (extent[1] if extent[1] != 0 else 1),
                                                 0.0, D, s))
         if cls_line != "global_min":
             ax.axhline(0.0, color=CRITICAL_COLORS[cls_line], lw=2.0, alpha=0.8, zorder=3)
             classes.add(cls_line)
-    cls0 = classify_point(problem, lift(0.0, 0.0, D, s))
+    cls0 = point_class(problem, lift(0.0, 0.0, D, s))
     if cls0 != "global_min":
         ax.plot(0.0, 0.0, "o", color=CRITICAL_COLORS[cls0], ms=6, mec="k", mew=0.5, zorder=7)
         classes.add(cls0)

@@ -1,0 +1,157 @@
+"""Architectures: how the layers W_1, ..., W_L make the end-to-end matrix W.
+
+* ``Plain(widths, output_scale=c)``: W = c W_L ... W_1 (Du and Hu's 1/sqrt(m^(L-1) d_out)
+  scaling is a choice of c).
+* ``Residual(depth, A, B)``: W = B (I + W_L) ... (I + W_1) A, every W_l square (m, m), A and B
+  fixed.
+
+Each says which matrices it can reach (W = P_out M P_in with rank M <= r), the factors whose
+imbalances the gradient flow conserves (W_l, resp. I + W_l), and whether the GL(d_l) rescaling
+symmetry W_l -> A W_l, W_(l+1) -> W_(l+1) A^-1 acts on its parameters.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import InputError, check_finite, check_positive_int
+from .losses.base import as_matrix
+
+Params = tuple[jax.Array, ...]
+
+
+class AbstractArchitecture(eqx.Module):
+    """Widths (d_0, ..., d_L) of the layers and the map params -> end-to-end matrix."""
+
+    widths: eqx.AbstractVar[tuple[int, ...]]
+
+    @property
+    def depth(self) -> int:
+        """Number of layers L."""
+        return len(self.widths) - 1
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, int], ...]:
+        """Shapes (d_l, d_(l-1)) of W_1, ..., W_L."""
+        return tuple((self.widths[i + 1], self.widths[i]) for i in range(self.depth))
+
+    @property
+    def num_params(self) -> int:
+        return sum(a * b for a, b in self.layer_shapes)
+
+    @property
+    def is_scalar_chain(self) -> bool:
+        """True for a plain chain with every width 1 (W = c w_L ... w_1)."""
+        return False
+
+    @property
+    def has_rescaling_symmetry(self) -> bool:
+        """True when W_l -> A W_l, W_(l+1) -> W_(l+1) A^-1 leaves W unchanged."""
+        return False
+
+    @property
+    @abc.abstractmethod
+    def output_shape(self) -> tuple[int, int]:
+        """(d_out, d_in) of the end-to-end matrix."""
+
+    @abc.abstractmethod
+    def end_to_end(self, params: Params) -> jax.Array:
+        """W from the layers; broadcasts over leading batch axes."""
+
+    @abc.abstractmethod
+    def factors(self, params: Params) -> Params:
+        """The matrices whose product (between fixed ends) is W: imbalances are taken of them."""
+
+    @abc.abstractmethod
+    def reachable(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(P_out, P_in, r): the network reaches exactly W = P_out M P_in with rank M <= r
+        (closure of the reachable set)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"architecture": type(self).__name__, "widths": list(self.widths)}
+
+
+class Plain(AbstractArchitecture):
+    """W = c W_L ... W_1 with W_l of shape (d_l, d_(l-1))."""
+
+    widths: tuple[int, ...] = eqx.field(static=True)
+    output_scale: float = eqx.field(static=True, default=1.0)
+
+    def __init__(self, widths: Sequence[int], output_scale: float = 1.0):
+        ws = tuple(check_positive_int("width", w) for w in widths)
+        if len(ws) < 2:
+            raise InputError(f"widths must list d_0, ..., d_L (at least 2 entries), got {widths}")
+        self.widths = ws
+        self.output_scale = check_finite("output_scale", output_scale)
+
+    @property
+    def is_scalar_chain(self) -> bool:
+        return all(d == 1 for d in self.widths)
+
+    @property
+    def has_rescaling_symmetry(self) -> bool:
+        return True
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        return (self.widths[-1], self.widths[0])
+
+    def end_to_end(self, params: Params) -> jax.Array:
+        if self.is_scalar_chain:      # (1, 1) layers: elementwise products fuse into one kernel
+            W = functools.reduce(lambda acc, M: M * acc, params[1:], params[0])
+        else:
+            W = functools.reduce(lambda acc, M: M @ acc, params[1:], params[0])
+        return self.output_scale * W if self.output_scale != 1.0 else W
+
+    def factors(self, params: Params) -> Params:
+        return tuple(params)
+
+    def reachable(self) -> tuple[np.ndarray, np.ndarray, int]:
+        d_out, d_in = self.output_shape
+        return np.eye(d_out), np.eye(d_in), min(self.widths)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "output_scale": self.output_scale}
+
+
+class Residual(AbstractArchitecture):
+    """W = B (I + W_L) ... (I + W_1) A with W_l of shape (m, m), A (m, d_0), B (d_L, m)."""
+
+    widths: tuple[int, ...] = eqx.field(static=True)
+    A: jax.Array
+    B: jax.Array
+
+    def __init__(self, depth: int, A: Any, B: Any):
+        depth = check_positive_int("depth", depth)
+        Am, Bm = as_matrix("A", A), as_matrix("B", B)
+        m = Am.shape[0]
+        if Bm.shape[1] != m:
+            raise InputError(f"B must have {m} columns to match A's {m} rows, got {Bm.shape}")
+        self.widths = (m,) * (depth + 1)
+        self.A, self.B = jnp.asarray(Am), jnp.asarray(Bm)
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        return (int(self.B.shape[0]), int(self.A.shape[1]))
+
+    def factors(self, params: Params) -> Params:
+        eye = jnp.eye(self.widths[0])
+        return tuple(eye + W for W in params)
+
+    def end_to_end(self, params: Params) -> jax.Array:
+        mats = [self.A, *self.factors(params), self.B]
+        return functools.reduce(lambda acc, M: M @ acc, mats[1:], mats[0])
+
+    def reachable(self) -> tuple[np.ndarray, np.ndarray, int]:
+        A, B = np.asarray(self.A), np.asarray(self.B)
+        p_in = np.linalg.pinv(A) @ A
+        p_out = B @ np.linalg.pinv(B)
+        return p_out, p_in, min(self.widths[0], *A.shape, *B.shape)

@@ -1,0 +1,69 @@
+"""Step-size rules and scalings of the convergence theorems, one function per paper's formula.
+
+Norms: ||.||_2 the spectral norm, ||.||_F the Frobenius norm; L the depth, n the number of
+samples (columns of X), d_y the output dimension, m the hidden width. Our regression loss is
+0.5/n ||W X - Y||_F^2; where a paper states its rule for the loss without the 1/n, the function
+returns the step for ours (n times the paper's), as its docstring says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _spectral_sq(M: Any) -> float:
+    return float(np.linalg.norm(np.asarray(M, dtype=float), 2) ** 2)
+
+
+def arora_eta(depth: int, margin: float, phi_norm: float, constant: float = 6144.0) -> float:
+    """Arora, Cohen, Golowich, Hu (ICLR 2019), Theorem 1: for the target loss
+    0.5 ||W - Phi||_F^2 from a balanced start with deficiency margin c,
+
+        eta <= c^((4L - 2)/L) / (6144 L^3 ||Phi||_F^((6L - 4)/L)).
+
+    ``margin`` is c, ``phi_norm`` is ||Phi||_F; ``constant`` replaces the 6144."""
+    L = depth
+    return margin ** ((4 * L - 2) / L) / (constant * L**3 * phi_norm ** ((6 * L - 4) / L))
+
+
+def bartlett_eta(depth: int, phi_norm: float) -> float:
+    """Bartlett, Helmbold, Long (ICML 2018): identity start, symmetric positive definite target
+    Phi, an O(1/L) step
+
+        eta = 1 / (2 L max(1, ||Phi||_2)^2).
+
+    ``phi_norm`` is ||Phi||_2 (the largest |eigenvalue| of the symmetric Phi)."""
+    return 1.0 / (2 * depth * max(1.0, phi_norm) ** 2)
+
+
+def du_hu_output_scale(width: int, depth: int, d_out: int) -> float:
+    """Du and Hu (ICML 2019): the output of the width-m network is scaled by
+    1 / sqrt(m^(L-1) d_y) (every layer's entries N(0, 1))."""
+    return 1.0 / np.sqrt(float(width) ** (depth - 1) * d_out)
+
+
+def du_hu_eta(depth: int, X: Any, d_out: int) -> float:
+    """Du and Hu (ICML 2019): eta = d_y / (2 L ||X||_2^2) for their loss 0.5 ||W X - Y||_F^2,
+    so for ours (with 1/n)
+
+        eta = n d_y / (2 L ||X||_2^2).
+
+    Hu, Xiao, Pennington (ICLR 2020) use the same step with orthogonal layers."""
+    X = np.asarray(X, dtype=float)
+    return X.shape[1] * d_out / (2 * depth * _spectral_sq(X))
+
+
+def zou_eta(depth: int, A: Any, B: Any, X: Any) -> float:
+    """Zou, Long, Gu (ICLR 2020): residual network B (I + W_L) ... (I + W_1) A from W_l = 0,
+    an O(1/L) step eta = 1 / (L ||A||_2^2 ||B||_2^2 ||X||_2^2) for their loss (no 1/n), so for
+    ours
+
+        eta = n / (L ||A||_2^2 ||B||_2^2 ||X||_2^2)
+
+    (the constant is ours: the paper's theorem has an unspecified one)."""
+    X = np.asarray(X, dtype=float)
+    ab2 = float(np.linalg.norm(np.asarray(A, float), 2) ** 2
+                * np.linalg.norm(np.asarray(B, float), 2) ** 2)
+    return X.shape[1] / (depth * ab2 * _spectral_sq(X))

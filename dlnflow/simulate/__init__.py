@@ -1,0 +1,126 @@
+"""simulate(system, params0, ...) -> Trajectory: the one front door for flows and maps.
+
+Flows are solved by one of three backends, one module each (the way scipy puts one method per
+file behind ``solve_ivp``): ``rodas4`` (dlnflow's batched RODAS4, the default), ``diffrax``
+(vmapped diffeqsolve) and ``scipy`` (run by run). Maps run in ``maps``. Every backend gives the
+same statuses (``Status``), the same statistics keys (``STATS_KEYS``) and honours every option
+or rejects it with an InputError naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import importlib.metadata
+import math
+from typing import Any
+
+from ..errors import InputError, check_positive
+from ..problem import Params, Problem
+from ..systems import AbstractFlow, AbstractMap
+from ..trajectory import Trajectory
+from .events import event_solver
+from .maps import iterate_map
+from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop
+
+__all__ = ["FLOW_SOLVERS", "SaveAt", "Solver", "Stop", "simulate"]
+
+DEFAULT_FLOW_MAX_STEPS = 100_000
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("dlnflow", "jax", "diffrax", "equinox", "numpy", "scipy"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def _batched(problem: Problem, params0: Any) -> tuple[Params, bool]:
+    params, batch = problem.check_params(params0, name="params0")
+    if batch is None:
+        return tuple(W[None] for W in params), False
+    return params, True
+
+
+def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | None = None,
+             solver: Solver | str | None = None, stop: Stop | None = None,
+             save: SaveAt | None = None) -> Trajectory:
+    """Run ``system`` from ``params0`` (one start, or a batch with a leading axis).
+
+    Flows need the horizon ``t1`` and take a ``solver`` (a ``Solver`` or a solver name; default
+    rodas4 at rtol 1e-8, atol 1e-10). Maps run ``stop.max_steps`` iterations (or t1 / eta) and
+    take no solver. ``stop`` (``Stop``): excess-loss threshold, step budget, divergence and stall
+    rules; ``save`` (``SaveAt``): what to record besides the start and the end.
+
+    With a loss threshold eps, a flow stops at the time the excess loss F - F* reaches eps,
+    located to solver accuracy: the tolerances are tightened to what eps needs and the crossing
+    is landed on a solver state (``simulate.events``); the reported loss there is the threshold.
+    """
+    if not isinstance(system, AbstractFlow | AbstractMap):
+        raise InputError(f"system must be a flow or a map (dlnflow.systems), got "
+                         f"{type(system).__name__}")
+    stop = Stop() if stop is None else stop
+    save = SaveAt() if save is None else save
+    if not isinstance(stop, Stop) or not isinstance(save, SaveAt):
+        raise InputError("stop must be a dlnflow.Stop and save a dlnflow.SaveAt")
+    problem = system.state_problem
+    params, batched = _batched(problem, params0)
+    fstar = float(system.problem.optimal_loss or 0.0)
+    if isinstance(system, AbstractMap):
+        traj = _run_map(system, params, t1, solver, stop, save, fstar)
+    else:
+        traj = _run_flow(system, params, t1, solver, stop, save, fstar)
+    meta = dict(traj.metadata)
+    meta.update({"problem": system.problem.describe(), **system.describe(),
+                 "stop_at_loss": stop.loss, "optimal_loss": system.problem.optimal_loss,
+                 "versions": dict(_versions())})
+    return dataclasses.replace(traj, metadata=meta, batched=batched,
+                               optimal_loss=system.problem.optimal_loss)
+
+
+def _run_map(system: AbstractMap, params: Params, t1: float | None, solver: Any, stop: Stop,
+             save: SaveAt, fstar: float) -> Trajectory:
+    if solver is not None:
+        raise InputError("solver applies to flows; a map takes no solver")
+    if save.ts is not None or save.steps:
+        raise InputError("SaveAt.ts and SaveAt.steps apply to flows; a map records every "
+                         "SaveAt.every iterations")
+    max_steps = stop.max_steps
+    if max_steps is None:
+        if t1 is None:
+            raise InputError("a map needs Stop.max_steps or t1")
+        max_steps = int(math.ceil(check_positive("t1", t1) / system.eta))
+    return iterate_map(system, params, max_steps, stop, save, fstar)
+
+
+def _run_flow(system: AbstractFlow, params: Params, t1: float | None, solver: Any, stop: Stop,
+              save: SaveAt, fstar: float) -> Trajectory:
+    if t1 is None:
+        raise InputError("a flow needs t1 (the time horizon)")
+    t1 = check_positive("t1", t1)
+    if save.every is not None:
+        raise InputError("SaveAt.every applies to maps; a flow records at SaveAt.ts or "
+                         "SaveAt.steps")
+    solver = Solver(solver) if isinstance(solver, str) else (solver or Solver(DEFAULT_SOLVER))
+    if not isinstance(solver, Solver):
+        raise InputError(f"solver must be a solver name or a dlnflow.Solver, got {solver!r}")
+    if solver.backend == "rodas4" and not system.autonomous:
+        raise InputError(f"solver 'rodas4' needs an autonomous flow; {type(system).__name__} "
+                         "depends on t")
+    max_steps = DEFAULT_FLOW_MAX_STEPS if stop.max_steps is None else stop.max_steps
+    if max_steps < 1:
+        raise InputError(f"Stop.max_steps must be an integer >= 1 for a flow, got {max_steps}")
+    if save.steps and max_steps > 10**6:
+        raise InputError(f"SaveAt.steps keeps a buffer of Stop.max_steps={max_steps} states; "
+                         "give Stop.max_steps <= 1000000")
+    save.times(t1)
+    if stop.loss is not None:
+        solver = event_solver(solver, system.problem.objective, stop.loss)
+    backend = importlib.import_module(f".{solver.backend}", __name__)
+    traj = backend.solve(system, params, t1, solver, stop, save, fstar, max_steps)
+    return traj
