@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+TMP_PREFIX = ".tmp-"     # temporary files of atomic writes: <folder>/.tmp-<name>-<random>
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

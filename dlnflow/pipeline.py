@@ -7,6 +7,14 @@ Contract of an analysis module (docs/CONTRIBUTING.md): NAME, TITLE, CONFIG, QUIC
   version); code version = sha256 of the analysis source, the private helpers ``analyses/_*.py``
   and every ``dlnflow/**/*.py``. A figure's data is cached as soon as it is computed, so an
   interrupted run resumes where it stopped; ``force`` recomputes.
+* A cache entry is trusted only if it proves itself: beside it, ``<entry>.sha256`` (the format
+  of ``sha256sum``) records the sha256 of the entry's exact bytes, written after the entry (and
+  removed before an entry is rewritten), so an interrupted write leaves no recorded hash. An
+  entry is used only when that hash matches and the record loads (a dict with ``data`` and the
+  provenance of this key); anything else (truncated, edited, wrong type, no hash) is recomputed
+  and the run says why (the result's ``note``, and a line in the log).
+* Temporary files of killed runs (``.tmp-*``) are removed at the start of a run that finds no
+  other pipeline working in the same folder (a shared lock on ``<out>/.cache/.lock``).
 * Rendering always goes through the JSON data (lists, not arrays), fresh or cached, so a
   re-render from the cache draws exactly what a fresh run draws.
 * Outputs ``<out>/<name>.<fmt>`` (pdf, png, svg without timestamps: byte-identical on reruns),
@@ -26,6 +34,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -34,7 +43,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import InputError
-from .io import atomic_write_bytes, atomic_write_json, dumps, to_jsonable
+from .io import TMP_PREFIX, atomic_write_bytes, dumps, to_jsonable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -55,6 +64,8 @@ DEFAULT_FORMATS = ("pdf", "png")
 DEFAULT_OUT = Path("figures")
 CACHE_DIRNAME = ".cache"
 MANIFEST = "manifest.json"
+HASH_SUFFIX = ".sha256"
+LOCK_NAME = ".lock"
 REQUIRED = ("NAME", "TITLE", "CONFIG", "QUICK", "compute", "render")
 SAVE_METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
@@ -172,8 +183,9 @@ def check_out_dir(out: str | os.PathLike) -> Path:
     out = Path(out)
     try:
         (out / CACHE_DIRNAME).mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / CACHE_DIRNAME / ".write-test", b"")
-        (out / CACHE_DIRNAME / ".write-test").unlink()
+        # a unique name: two pipelines starting in one folder must not remove each other's test
+        with tempfile.NamedTemporaryFile(dir=out / CACHE_DIRNAME, prefix=f"{TMP_PREFIX}write-"):
+            pass
     except OSError as exc:
         raise InputError(f"output folder {str(out)!r} is not writable "
                          f"({exc.strerror or exc})") from None
@@ -223,6 +235,82 @@ def _read_json(path: Path) -> Any | None:
         return None
 
 
+# ------------------------------------------------------------------------------ cache
+def _hash_path(entry: Path) -> Path:
+    return entry.with_name(entry.name + HASH_SUFFIX)
+
+
+def _recorded_hash(entry: Path) -> str | None:
+    """The sha256 recorded beside ``entry`` ("<hex>  <file name>"), None if absent/malformed."""
+    try:
+        text = _hash_path(entry).read_text(encoding="ascii")
+    except (OSError, ValueError):
+        return None
+    parts = text.split()
+    if (len(parts) != 2 or parts[1] != entry.name or len(parts[0]) != 64
+            or any(c not in "0123456789abcdef" for c in parts[0])):
+        return None
+    return parts[0]
+
+
+def load_cache_entry(entry: Path, key: str) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a trustworthy entry; ``(None, None)`` when there is none;
+    ``(None, why)`` for one that must not be used (its hash, its type or its key is wrong)."""
+    try:
+        blob = entry.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"cache entry is unreadable ({exc.strerror or exc})"
+    recorded = _recorded_hash(entry)
+    if recorded is None:
+        return None, "cache entry has no recorded hash"
+    if recorded != _sha256(blob):
+        return None, "cache entry failed its hash check"
+    try:
+        record = json.loads(blob)
+    except ValueError:
+        return None, "cache entry is not valid JSON"
+    prov = record.get("provenance") if isinstance(record, dict) else None
+    if not isinstance(prov, dict) or "data" not in record or prov.get("key") != key:
+        return None, "cache entry does not match its schema"
+    return record, None
+
+
+def store_cache_entry(entry: Path, record: dict) -> bytes:
+    """Write ``record`` (the bytes of ``<out>/<name>.json``) and then its hash; returns the
+    bytes. The old hash goes first, so a write cut short never leaves a matching pair."""
+    blob = (dumps(record, indent=1) + "\n").encode()
+    _hash_path(entry).unlink(missing_ok=True)
+    atomic_write_bytes(entry, blob)
+    atomic_write_bytes(_hash_path(entry), f"{_sha256(blob)}  {entry.name}\n".encode("ascii"))
+    return blob
+
+
+def _hold_out_dir(out: Path) -> Any:
+    """A shared lock on ``<out>/.cache/.lock`` for the whole run (released when the process
+    ends, killed or not). A run that can take it exclusively first, i.e. with no other pipeline
+    working here, removes the temporary files (``.tmp-*``) that killed runs left behind."""
+    try:
+        import fcntl
+    except ImportError:         # not POSIX: no clean-up (the leftovers are harmless)
+        return None
+    fh = open(out / CACHE_DIRNAME / LOCK_NAME, "a+b")     # held until the run ends
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fcntl.flock(fh, fcntl.LOCK_SH)
+        return fh
+    for folder in (out, out / CACHE_DIRNAME):
+        for p in folder.glob(f"{TMP_PREFIX}*"):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    fcntl.flock(fh, fcntl.LOCK_SH)
+    return fh
+
+
 # ------------------------------------------------------------------------------ runner
 @dataclasses.dataclass
 class FigureResult:
@@ -233,6 +321,7 @@ class FigureResult:
     key: str
     seconds: float
     error: str | None = None
+    note: str | None = None     # why a cache entry present was not used (then recomputed)
 
 
 def select(registry: dict[str, Analysis], names: Sequence[str] | None) -> list[Analysis]:
@@ -254,7 +343,9 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
     """Compute what is missing (or everything with ``force``), render and write the figures.
 
     Returns a JSON-ready report: out folder, per figure its status (computed/cached/failed),
-    files with sha256, seconds; and the lists ``computed``, ``cached``, ``failed``.
+    files with sha256, seconds, note (why a cache entry was rejected); and the lists
+    ``computed``, ``cached``, ``failed`` and ``recomputed`` (computed because its cache entry
+    was rejected: a subset of ``computed``).
     """
     from tqdm import tqdm
 
@@ -263,21 +354,27 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
     chosen = select(registry, names)
     out = Path(out) if out is not None else (DEFAULT_OUT / "quick" if quick else DEFAULT_OUT)
     out = check_out_dir(out)
-    pkg = package_hash()
-    versions = package_versions()
-    results: list[FigureResult] = []
-    bar = tqdm(chosen, desc="figures", unit="fig", leave=False, file=sys.stderr,
-               disable=None if progress is None else not progress)
-    for an in bar:
-        bar.set_postfix_str(an.name)
-        results.append(_run_one(an, quick, out, fmts, force, pkg, versions, log))
-    _update_manifest(out, results, quick)
+    lock = _hold_out_dir(out)
+    try:
+        pkg = package_hash()
+        versions = package_versions()
+        results: list[FigureResult] = []
+        bar = tqdm(chosen, desc="figures", unit="fig", leave=False, file=sys.stderr,
+                   disable=None if progress is None else not progress)
+        for an in bar:
+            bar.set_postfix_str(an.name)
+            results.append(_run_one(an, quick, out, fmts, force, pkg, versions, log))
+        _update_manifest(out, results, quick)
+    finally:
+        if lock is not None:
+            lock.close()
     report = {
         "out": str(out), "quick": quick, "formats": list(fmts),
         "figures": {r.name: dataclasses.asdict(r) for r in results},
         "computed": [r.name for r in results if r.status == "computed"],
         "cached": [r.name for r in results if r.status == "cached"],
         "failed": [r.name for r in results if r.status == "failed"],
+        "recomputed": [r.name for r in results if r.status == "computed" and r.note],
     }
     return report
 
@@ -293,20 +390,20 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
     code = code_version(an, pkg)
     key = cache_key(an.name, config, quick, code)
     cache_path = out / CACHE_DIRNAME / f"{an.name}-{key[:20]}.json"
-    record = None if force else _read_json(cache_path)
+    record, note = (None, None) if force else load_cache_entry(cache_path, key)
     status = "cached"
     try:
-        if record is None or record.get("provenance", {}).get("key") != key:
+        if record is None:
             if log:
-                log(f"computing {an.name}")
+                log(f"recomputing {an.name}: {note}" if note else f"computing {an.name}")
             tc = time.perf_counter()
             data = mod.compute(json.loads(dumps(config)))
             provenance = {"analysis": an.name, "title": str(mod.TITLE), "config": config,
                           "quick": bool(quick), "key": key, "code_version": code,
                           "versions": versions}
-            record = {"data": to_jsonable(data), "provenance": provenance}
-            atomic_write_json(cache_path, record)
-            record = json.loads(cache_path.read_text())
+            blob = store_cache_entry(cache_path, {"data": to_jsonable(data),
+                                                  "provenance": provenance})
+            record = json.loads(blob)      # render from the JSON form, as from the cache
             status = "computed"
             if log:
                 log(f"computed {an.name} in {time.perf_counter() - tc:.1f} s")
@@ -340,8 +437,9 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
         if log:
             log(f"failed {an.name}: {type(exc).__name__}: {exc}\n{tb}")
         return FigureResult(an.name, an.title, "failed", {}, key, time.perf_counter() - t0,
-                            f"{type(exc).__name__}: {exc}")
-    return FigureResult(an.name, an.title, status, files, key, time.perf_counter() - t0)
+                            f"{type(exc).__name__}: {exc}", note)
+    return FigureResult(an.name, an.title, status, files, key, time.perf_counter() - t0,
+                        None, note)
 
 
 def _update_manifest(out: Path, results: list[FigureResult], quick: bool) -> None:

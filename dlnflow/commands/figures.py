@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     lines = []
     for name, r in report["figures"].items():
         extra = f": {r['error']}" if r["error"] else f" ({', '.join(r['files'])})"
-        lines.append(f"{name:<24} {r['status']:<8} {r['seconds']:7.1f} s{extra}")
+        status = r["status"]
+        if r.get("note"):       # a cache entry was there but not used: say why
+            status = f"{'recomputed' if status == 'computed' else status} ({r['note']})"
+        lines.append(f"{name:<24} {status:<8} {r['seconds']:7.1f} s{extra}")
     lines.append(f"out: {report['out']}  computed {len(report['computed'])}, cached "
                  f"{len(report['cached'])}, failed {len(report['failed'])}")
     emit(report, args.json, "\n".join(lines))
