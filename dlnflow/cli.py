@@ -1,7 +1,16 @@
 """The ``dlnflow`` command: subcommands are the modules of :mod:`dlnflow.commands`.
 
 Each command module defines NAME, HELP, ``add_arguments(parser)`` and ``run(args) -> int``.
-Bad input (an :class:`InputError`) prints one line naming the bad value and exits with status 2.
+Bad input (an :class:`InputError`, or a value argparse refuses) prints one line naming the flag
+and the bad value and exits with status 2.
+
+Values that start with '-': argparse takes a token such as ``-0.5,1,1``, ``-1e-3`` or ``-inf``
+after an option for another option (it only knows plain negative numbers like ``-1`` and
+``-.5``) and fails with "expected one argument". Before parsing, ``--opt VALUE`` is therefore
+rewritten as ``--opt=VALUE`` (argparse's own syntax, which always binds) whenever ``--opt`` takes
+one value and VALUE starts with a single '-' and is not an option of the command: so
+``--init -0.5,1,1`` and ``--etas -0.1,0.1`` work, and ``--target -x`` is refused as a bad number
+rather than a missing one. Writing ``--init=-0.5,1,1`` yourself works everywhere.
 """
 
 from __future__ import annotations
@@ -34,9 +43,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bind_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` with ``--opt VALUE`` joined into ``--opt=VALUE`` where ``--opt`` (or a unique
+    abbreviation of it) takes one value and VALUE starts with a single '-' and is not an option
+    of the command (see the module docstring)."""
+    sub = _subparsers(parser)
+    if not argv or argv[0] not in sub:
+        return list(argv)
+    actions = [a for a in sub[argv[0]]._actions if a.option_strings]
+    options = {s: a for a in actions for s in a.option_strings}
+    out, i = [argv[0]], 1
+    while i < len(argv):
+        tok = argv[i]
+        out.append(tok)
+        i += 1
+        if tok == "--":
+            out.extend(argv[i:])
+            break
+        action = _resolve(options, tok)
+        if action is None or action.nargs is not None or i >= len(argv):
+            continue
+        value = argv[i]
+        if value.startswith("-") and not value.startswith("--") and value not in options:
+            out[-1] = f"{tok}={value}"
+            i += 1
+    return out
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _resolve(options: dict[str, argparse.Action], tok: str) -> argparse.Action | None:
+    """The action a token names: the option itself or a unique abbreviation of a long option
+    (as argparse resolves it); None for values, '--opt=value' tokens and ambiguous prefixes."""
+    if not tok.startswith("-") or "=" in tok:
+        return None
+    if tok in options:
+        return options[tok]
+    if tok.startswith("--"):
+        hits = {id(a): a for s, a in options.items() if s.startswith(tok)}
+        if len(hits) == 1:
+            return next(iter(hits.values()))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(bind_dash_values(parser, argv))
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0

@@ -7,36 +7,55 @@ import math
 import sys
 from typing import Any
 
-from ..errors import InputError
+from ..errors import SEED_MAX, InputError, show
 from ..io import dumps
+
+COUNT_MAX = 2**31 - 1
+"""Largest value of an integer count option (--depth, --width, --seeds, --max-steps): anything
+larger cannot be an array index or the step counter of a compiled loop. This is a range check
+only; whether a size within it is affordable (memory, time) is a separate check."""
 
 
 def float_list(name: str, text: str) -> list[float]:
-    """Parse 'a,b,c' into finite floats; raise InputError naming the bad entry."""
+    """Parse 'a,b,c' into finite floats; raise InputError naming the option and the bad entry."""
     out = []
     for part in text.split(","):
         part = part.strip()
         try:
             x = float(part)
         except ValueError:
-            raise InputError(f"{name}: {part!r} is not a number") from None
+            raise InputError(f"{name}: {show(part)} is not a number") from None
         if not math.isfinite(x):
-            raise InputError(f"{name}: {part!r} is not a finite number")
+            raise InputError(f"{name}: {show(part)} is not a finite number")
         out.append(x)
     return out
 
 
-def finite_float(name: str):
-    """argparse type: a finite float; the error names the option and the value."""
-    def parse(text: str) -> float:
+def integer(minimum: int, maximum: int = COUNT_MAX):
+    """argparse type: an integer in [minimum, maximum]. argparse prefixes the error with
+    'argument --flag:', so the one-line message names the flag."""
+    def parse(text: str) -> int:
         try:
-            x = float(text)
+            x = int(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(x):
-            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be an integer, got {show(text)}") from None
+        if not minimum <= x <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {minimum} to {maximum}, got {show(text)}")
         return x
+    parse.__name__ = "integer"
     return parse
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float (argparse names the option in the error)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {show(text)}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"must be finite, got {show(text)}")
+    return x
 
 
 def emit(obj: Any, as_json: bool, text: str) -> None:
@@ -49,12 +68,12 @@ def emit(obj: Any, as_json: bool, text: str) -> None:
 
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     """--depth, --target (scalar chain) or --target-diag/--width (0.5 ||W - diag(s)||^2)."""
-    parser.add_argument("--depth", type=int, required=True, help="number of layers L >= 1")
+    parser.add_argument("--depth", type=integer(1), required=True, help="number of layers L >= 1")
     parser.add_argument("--target", type=str, default=None,
                         help="scalar target y of f = 0.5 (w_L...w_1 - y)^2")
     parser.add_argument("--target-diag", type=str, default=None,
                         help="matrix problem 0.5 ||W - diag(s)||^2: s1,s2,...")
-    parser.add_argument("--width", type=int, default=None,
+    parser.add_argument("--width", type=integer(1), default=None,
                         help="hidden width m for --target-diag (default: len(s))")
 
 
@@ -66,8 +85,9 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lecun_normal (default), glorot_normal (= xavier), he_normal, "
                              "gaussian, near_identity, orthogonal, balanced, identity, "
                              "zero_first, zeros")
-    parser.add_argument("--seeds", type=int, default=1, help="number of random starts")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first start")
+    parser.add_argument("--seeds", type=integer(1), default=1, help="number of random starts")
+    parser.add_argument("--seed", type=integer(0, SEED_MAX), default=0,
+                        help=f"seed of the random starts (0 to {SEED_MAX})")
     parser.add_argument("--init-scale", type=str, default="1.0",
                         help="multiply the start by this factor (small-scale starts)")
 
@@ -99,7 +119,7 @@ def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
     import jax
 
     from .. import init
-    from ..errors import check_finite, check_positive_int
+    from ..errors import check_finite, check_positive_int, check_seed
 
     scale = check_finite("--init-scale", args.init_scale)
     if args.init is not None:
@@ -113,8 +133,12 @@ def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
                              f"{len(w)}: {args.init}")
         return init.scaled(problem.scalar_params(w), scale), 1
     kind = args.init_kind or "lecun_normal"
-    n = check_positive_int("--seeds", args.seeds)
-    seed = check_positive_int("--seed", args.seed, minimum=0)
+    kinds = sorted([*init.INITS, "identity", "zero_first", "zeros"])
+    if kind not in kinds:
+        raise InputError(f"--init-kind: unknown initialisation {show(kind)}; choose one of "
+                         f"{', '.join(kinds)}")
+    n = check_positive_int("--seeds", args.seeds, maximum=COUNT_MAX)
+    seed = check_seed("--seed", args.seed)
     if kind in ("identity", "zero_first", "zeros"):
         params = init.by_name(kind, problem, batch=n)
     else:

@@ -10,7 +10,7 @@ from ..critical import critical_sets
 from ..errors import InputError, check_positive_int
 from ..io import dumps, to_jsonable
 from ..problem import Problem
-from ._common import finite_float, float_list
+from ._common import finite_float, float_list, integer
 
 NAME = "critical"
 HELP = ("critical sets (kind, loss, index, nullity, Hessian eigenvalues) of a scalar chain "
@@ -18,12 +18,12 @@ HELP = ("critical sets (kind, loss, index, nullity, Hessian eigenvalues) of a sc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, required=True, help="number of layers L")
+    parser.add_argument("--depth", type=integer(1), required=True, help="number of layers L")
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--target", type=finite_float("--target"),
+    group.add_argument("--target", type=finite_float,
                        help="scalar chain target y (F = 0.5 (w_L...w_1 - y)^2)")
     group.add_argument("--target-diag", help="diagonal target s1,s2,... (distinct, non-zero)")
-    parser.add_argument("--width", type=int, default=None,
+    parser.add_argument("--width", type=integer(1), default=None,
                         help="hidden width m (default: the target's size)")
 
 
@@ -35,6 +35,7 @@ def build_problem(args: argparse.Namespace) -> Problem:
             raise InputError(f"--width applies to --target-diag only, got {args.width}")
         if args.target == 0:
             raise InputError("--target must be non-zero, got 0")
+        _check_scale("--target", [args.target])
         return Problem.scalar_chain(depth, args.target)
     s = float_list("--target-diag", args.target_diag)
     if any(x == 0 for x in s):
@@ -43,8 +44,35 @@ def build_problem(args: argparse.Namespace) -> Problem:
         raise InputError(f"--target-diag needs distinct |s_i|, got {args.target_diag!r}")
     if len(s) > 4 or depth > 6:
         raise InputError("--target-diag supports at most 4 entries and depth at most 6")
+    _check_scale("--target-diag", s)
+    ratio = max(abs(x) for x in s) / min(abs(x) for x in s)
+    if ratio > MAX_RATIO:
+        raise InputError(f"--target-diag entries must lie within a factor {MAX_RATIO:g} of each "
+                         f"other (the classification's tolerances cannot tell the smaller ones "
+                         f"from zero beyond that), got a factor {ratio:.3g}")
     width = None if args.width is None else check_positive_int("--width", args.width)
-    return Problem.target_matrix(np.diag(s), depth=depth, width=width)
+    problem = Problem.target_matrix(np.diag(s), depth=depth, width=width)
+    if problem.num_params > MAX_WEIGHTS:
+        raise InputError(f"--depth {depth} and width {problem.widths[1]} give "
+                         f"{problem.num_params} weights; critical classifies at most "
+                         f"{MAX_WEIGHTS} (dense Hessian eigendecompositions per set): lower "
+                         f"--width or --depth")
+    return problem
+
+
+MAX_SCALE = 1e50
+"""Largest |target entry| (and 1 / the smallest): the Hessians scale like the target squared."""
+MAX_RATIO = 1e4
+"""Largest ratio of |--target-diag| entries that the classification separates reliably."""
+MAX_WEIGHTS = 256
+"""Largest number of weights of a --target-diag network (about 20 s at depth 2, width 64)."""
+
+
+def _check_scale(flag: str, values: list[float]) -> None:
+    for x in values:
+        if not 1 / MAX_SCALE <= abs(x) <= MAX_SCALE:
+            raise InputError(f"{flag} entries must have magnitude between {1 / MAX_SCALE:g} and "
+                             f"{MAX_SCALE:g} (Hessians scale like the target squared), got {x:g}")
 
 
 def run(args: argparse.Namespace) -> int:

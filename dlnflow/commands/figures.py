@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import InputError
 from ._common import emit
 
 NAME = "figures"
@@ -37,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
         text = "\n".join(f"{i['name']:<{width}}  {i['title']}" for i in items) or "(none)"
         emit({"figures": items}, args.json, text)
         return 0
+    try:
+        formats = pipeline.parse_formats(args.format)
+    except InputError as exc:
+        raise InputError(f"--format: {exc}") from None
     log = None if args.json else (lambda s: tqdm.write(s, file=sys.stderr))
-    report = pipeline.run(args.names, quick=args.quick, out=args.out, formats=args.format,
+    report = pipeline.run(args.names, quick=args.quick, out=args.out, formats=formats,
                           force=args.force, progress=None if not args.json else False, log=log)
     lines = []
     for name, r in report["figures"].items():

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ..errors import check_positive
+from ..errors import InputError, check_positive, show
 from ..invariants import drift
 from ..simulate import FLOW_SOLVERS, Solver, Stop, simulate
 from ..systems import GradientFlow
@@ -16,6 +16,7 @@ from ._common import (
     build_problem,
     build_starts,
     emit,
+    integer,
     per_run,
 )
 
@@ -33,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--atol", type=str, default="1e-10")
     parser.add_argument("--stop-at-loss", type=str, default=None,
                         help="stop when F - F* reaches this value")
-    parser.add_argument("--max-steps", type=int, default=None, help="solver step cap")
+    parser.add_argument("--max-steps", type=integer(1), default=None,
+                        help="cap on attempted solver steps (default 100000)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     atol = check_positive("--atol", args.atol)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
+    if args.solver not in FLOW_SOLVERS:
+        raise InputError(f"--solver: unknown solver {show(args.solver)}; choose one of "
+                         f"{', '.join(FLOW_SOLVERS)}")
     solver = Solver(args.solver, rtol=rtol, atol=atol)
     traj = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
                     stop=Stop(loss=stop, max_steps=args.max_steps))

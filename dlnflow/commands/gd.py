@@ -16,6 +16,7 @@ from ._common import (
     build_problem,
     build_starts,
     emit,
+    integer,
     per_run,
 )
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(parser)
     add_start_arguments(parser)
     parser.add_argument("--eta", type=str, required=True, help="step size > 0")
-    parser.add_argument("--max-steps", type=int, default=100_000, help="iteration cap")
+    parser.add_argument("--max-steps", type=integer(1), default=100_000, help="iteration cap")
     parser.add_argument("--stop-at-loss", type=str, default=None,
                         help="stop when F - F* reaches this value")
 

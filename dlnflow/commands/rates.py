@@ -7,7 +7,7 @@ import argparse
 from ..errors import InputError, check_finite, check_positive, check_positive_int
 from ..problem import Problem
 from ..rates import scalar_chain_rates
-from ._common import emit, float_list
+from ._common import emit, float_list, integer
 
 NAME = "rates"
 HELP = ("convergence rates of a scalar chain: flow local/asymptotic rate, Min-Vidal-Mallada "
@@ -15,7 +15,7 @@ HELP = ("convergence rates of a scalar chain: flow local/asymptotic rate, Min-Vi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, required=True, help="number of layers L >= 1")
+    parser.add_argument("--depth", type=integer(1), required=True, help="number of layers L >= 1")
     parser.add_argument("--target", type=str, default="1.0",
                         help="target y of f = 0.5 (w_L...w_1 - y)^2")
     parser.add_argument("--init", type=str, required=True, help="start w_1,...,w_L")
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-at-loss", type=str, default="1e-12",
                         help="excess loss F - F* at which runs stop (default 1e-12)")
     parser.add_argument("--t1", type=str, default="1e4", help="flow time horizon")
-    parser.add_argument("--max-steps", type=int, default=100_000, help="GD iteration cap")
+    parser.add_argument("--max-steps", type=integer(1), default=100_000, help="GD iteration cap")
 
 
 def run(args: argparse.Namespace) -> int:
