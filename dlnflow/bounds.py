@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.optimize
 
-from .errors import InputError, check_finite, check_finite_array
+from .errors import InputError, check_finite, check_finite_array, float_array
 from .losses import SquareTarget
 
 if TYPE_CHECKING:
@@ -172,6 +172,6 @@ def balancedness(problem: Problem, params: Any) -> np.ndarray:
 
 
 def _weights(weights: Any) -> np.ndarray:
-    w = np.asarray(weights, dtype=float).ravel()
+    w = float_array("weights", weights).ravel()
     check_finite_array("weights", w)
     return w

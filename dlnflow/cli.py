@@ -92,9 +92,14 @@ def _resolve(options: dict[str, argparse.Action], tok: str) -> argparse.Action |
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``dlnflow argv`` and return its exit status (argparse's exits, --help and refused
+    options, are returned too, so that in-process callers always get a status)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(bind_dash_values(parser, argv))
+    try:
+        args = parser.parse_args(bind_dash_values(parser, argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0

@@ -15,14 +15,33 @@ import jax.numpy as jnp
 import numpy as np
 
 from .architecture import Plain
-from .errors import InputError, check_finite, check_positive, check_positive_int
+from .errors import (
+    InputError,
+    check_finite,
+    check_positive,
+    check_positive_int,
+    check_problem,
+    show,
+)
 from .problem import Params, Problem
 
 
 def _key(key: Any) -> jax.Array:
-    if isinstance(key, int | np.integer):
+    """A PRNG key from a key or an integer seed in [-2**63, 2**63 - 1]; InputError otherwise."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        if not -(2**63) <= int(key) < 2**63:
+            raise InputError(f"key: an integer seed must lie in [-2**63, 2**63 - 1], got "
+                             f"{show(int(key))}")
         return jax.random.PRNGKey(int(key))
-    return key
+    if isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                       or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,))):
+        return key
+    raise InputError(f"key must be a JAX PRNG key (jax.random.PRNGKey(seed)) or an integer "
+                     f"seed, got {show(key)}")
+
+
+def _problem(problem: Any) -> Problem:
+    return check_problem("problem", problem)
 
 
 def _shape(shape: tuple[int, int], batch: int | None) -> tuple[int, ...]:
@@ -38,6 +57,7 @@ def _variance_scaling(problem: Problem, key: Any, batch: int | None, scale: floa
                       mode: str) -> Params:
     """Entries of W_l i.i.d. N(0, scale / fan) (jax.nn.initializers.variance_scaling, untruncated
     normal; fan_in = d_(l-1), fan_out = d_l, fan_avg = (d_(l-1) + d_l) / 2), one key per layer."""
+    _problem(problem)
     draw = jax.nn.initializers.variance_scaling(
         scale, mode, "normal", in_axis=-1, out_axis=-2,
         batch_axis=() if batch is None else (0,), dtype=jnp.float64)
@@ -70,6 +90,7 @@ def gaussian(problem: Problem, key: Any, batch: int | None = None,
              std: float | None = None) -> Params:
     """Entries of every W_l i.i.d. N(0, std^2); without ``std``, LeCun's N(0, 1/d_(l-1))
     (:func:`lecun_normal`; N(0, 1) for scalars)."""
+    _problem(problem)
     if std is None:
         return lecun_normal(problem, key, batch)
     s = check_positive("std", std)
@@ -80,6 +101,7 @@ def gaussian(problem: Problem, key: Any, batch: int | None = None,
 
 def identity(problem: Problem, batch: int | None = None) -> Params:
     """W_l = I (rectangular identity where d_l != d_(l-1))."""
+    _problem(problem)
     return tuple(_rect_eye(s, batch) for s in problem.layer_shapes)
 
 
@@ -97,6 +119,7 @@ def orthogonal(problem: Problem, key: Any, batch: int | None = None,
 
     For d_l != d_(l-1) the matrix has orthonormal rows or columns (QR of a Gaussian).
     """
+    _problem(problem)
     scale = check_finite("scale", scale)
     keys = jax.random.split(_key(key), problem.depth)
     out = []
@@ -116,6 +139,7 @@ def balanced(problem: Problem, key: Any = 0, batch: int | None = None,
     A is ``product`` if given, else an end-to-end draw with N(0, scale^2) entries; layers are
     zero-padded to the widths, so every imbalance D_l is exactly 0. Needs a plain network.
     """
+    _problem(problem)
     if not isinstance(problem.architecture, Plain):
         raise InputError("balanced start needs the plain (not residual) form")
     d_out, d_in = problem.widths[-1], problem.widths[0]
@@ -169,18 +193,23 @@ def zero_first(problem: Problem, batch: int | None = None) -> Params:
 
 def zeros(problem: Problem, batch: int | None = None) -> Params:
     """All W_l = 0 (Zou et al.'s residual start)."""
+    _problem(problem)
     return tuple(jnp.zeros(_shape(s, batch)) for s in problem.layer_shapes)
 
 
 def scaled(params: Params, alpha: float) -> Params:
     """Small-scale start: every layer times alpha (product scales by alpha^L)."""
     alpha = check_finite("alpha", alpha)
-    return tuple(alpha * W for W in params)
+    try:
+        return tuple(alpha * jnp.asarray(W, dtype=jnp.float64) for W in params)
+    except (TypeError, ValueError):
+        raise InputError(f"params must be a tuple of arrays (W_1, ..., W_L), got "
+                         f"{show(params)}") from None
 
 
 def explicit(problem: Problem, arrays: Any) -> Params:
     """Validate user-given layers (or scalar weights for a chain) and return a params tuple."""
-    params, _ = problem.check_params(arrays)
+    params, _ = _problem(problem).check_params(arrays, name="arrays")
     return params
 
 
@@ -202,6 +231,9 @@ def by_name(kind: str, problem: Problem, key: Any = 0, batch: int | None = None,
     """Dispatch on an initialisation name: a key of :data:`INITS` (lecun_normal, glorot_normal
     = xavier, he_normal, gaussian, near_identity, orthogonal, balanced), identity, zero_first,
     zeros."""
+    _problem(problem)
+    if not isinstance(kind, str):
+        raise InputError(f"kind must be the name of an initialisation, got {show(kind)}")
     if kind in INITS:
         return INITS[kind](problem, key, batch=batch, **options)
     if kind == "identity":

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import check_trajectory
 from .problem import Params, Problem
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def drift(trajectory: Trajectory) -> np.ndarray:
 
     Uses every recorded state plus the final state of each run (padding ignored).
     """
-    prob = trajectory.problem
+    prob = check_trajectory("trajectory", trajectory).problem
     D0 = imbalance(tuple(W[:, 0] for W in trajectory.params), prob)
     Dt = imbalance(trajectory.params, prob)                      # (B, N, d, d)
     diff = max_abs_difference(Dt, tuple(d[:, None] for d in D0))   # (B, N)
@@ -65,7 +66,7 @@ def drift(trajectory: Trajectory) -> np.ndarray:
 
 def relative_drift(trajectory: Trajectory) -> np.ndarray:
     """:func:`drift` divided by max(1, largest |D_l(0)| entry, largest |W_l W_l^T| entry)."""
-    prob = trajectory.problem
+    prob = check_trajectory("trajectory", trajectory).problem
     p0 = tuple(W[:, 0] for W in trajectory.params)
     D0 = imbalance(p0, prob)
     scale = np.ones(trajectory.batch_size)

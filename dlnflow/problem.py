@@ -20,7 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import _config  # noqa: F401  (float64)
 from .architecture import AbstractArchitecture, Params, Plain, Residual
-from .errors import InputError, check_finite_array, check_positive_int
+from .errors import InputError, check_finite_array, check_positive_int, float_array
 from .losses import AbstractLoss, CustomLoss, LpTarget, Regression, SquareTarget
 
 __all__ = ["Params", "Problem"]
@@ -218,12 +218,17 @@ class Problem(eqx.Module):
 
     # ------------------------------------------------------------------ parameters
     def check_params(self, params: Any, name: str = "params") -> tuple[Params, int | None]:
-        """Validate shapes and finiteness; return (float64 tuple, batch size or None)."""
+        """Validate shapes and finiteness; return (float64 tuple, batch size or None).
+
+        A scalar chain also takes its weights w_1, ..., w_L (or a batch of them) as an array of
+        shape (L,) or (batch, L), or as the same numbers in a list or tuple."""
         if isinstance(params, jax.Array | np.ndarray):
             if self.is_scalar_chain:
-                params = self.scalar_params(params)
+                params = self.scalar_params(float_array(name, params))
             elif self.depth == 1:               # one layer: the array is W_1 (or a batch)
                 params = (params,)
+        elif self.is_scalar_chain and _numbers(params):    # numbers, not (1, 1) layers
+            params = self.scalar_params(float_array(name, params))
         try:
             params = tuple(params)
         except TypeError:
@@ -234,7 +239,7 @@ class Problem(eqx.Module):
                 f"got {len(params)}")
         out, batch = [], None
         for l, (W, shape) in enumerate(zip(params, self.layer_shapes, strict=True), start=1):
-            arr = np.asarray(W, dtype=np.float64)
+            arr = float_array(f"{name}: W_{l}", W)
             if arr.shape == shape:
                 this_batch = None
             elif arr.ndim == 3 and arr.shape[1:] == shape:
@@ -269,6 +274,16 @@ class Problem(eqx.Module):
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (provenance) of the problem."""
         return {"name": self.name, **self.architecture.describe(), **self.objective.describe()}
+
+
+def _numbers(params: Any) -> bool:
+    """True for a non-empty list or tuple of numbers (or of lists of numbers: a batch)."""
+    if not isinstance(params, list | tuple) or not params:
+        return False
+    try:
+        return all(np.ndim(W) <= 1 for W in params)
+    except ValueError:                      # ragged entries: left to the layer checks
+        return False
 
 
 def _resolve_widths(d_in: int, d_out: int, widths: Sequence[int] | None, depth: int | None,

@@ -17,7 +17,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import InputError, check_positive
+from .errors import (
+    InputError,
+    check_finite,
+    check_positive,
+    check_positive_int,
+    check_problem,
+    check_trajectory,
+    float_array,
+    show,
+)
 from .problem import Params, Problem
 from .simulate import SaveAt, Solver, Stop, simulate
 from .systems import GradientDescent, GradientFlow, ModifiedFlow
@@ -49,7 +58,7 @@ def local_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     Flows: r = ||grad F||^2 / (F - F*) at every record (exact). Maps: r_k = -ln(e_(k+1) / e_k)
     / (t_(k+1) - t_k) between consecutive records, placed at t_k (the last record gets NaN).
     """
-    prob = trajectory.problem
+    prob = check_trajectory("trajectory", trajectory).problem
     floor = _floor(prob)
     if trajectory.kind == "flow":
         fstar = jnp.asarray(float(prob.optimal_loss or 0.0))
@@ -66,7 +75,7 @@ def local_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
 def loss_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference rate -Delta ln(F - F*) / Delta t between consecutive records, at the
     left record (any trajectory; for GD recorded at every iteration this is the GD local rate)."""
-    e = trajectory.excess_loss
+    e = check_trajectory("trajectory", trajectory).excess_loss
     t = trajectory.t
     floor = _floor(trajectory.problem)
     ok = trajectory.valid[:, :-1] & trajectory.valid[:, 1:] & (e[:, :-1] > floor) & (
@@ -80,7 +89,7 @@ def loss_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
 
 def hessian_eigenvalues(problem: Problem, point: Any) -> np.ndarray:
     """Hessian eigenvalues of F at one point (params, or scalar weights of a chain), ascending."""
-    p, batch = problem.check_params(point)
+    p, batch = check_problem("problem", problem).check_params(point, name="point")
     if batch is not None:
         if batch != 1:
             raise InputError("Hessian eigenvalues are taken at one point, not a batch")
@@ -107,7 +116,7 @@ def gd_rate_from_eigenvalues(eigenvalues: Any, eta: float) -> float:
     """min over lambda of -2 ln|1 - eta lambda| / eta; 0 when some |1 - eta lambda| >= 1
     (no linear convergence: the minimum is not linearly stable for this step)."""
     eta = check_positive("eta", eta)
-    lam = np.asarray(eigenvalues, dtype=float)
+    lam = float_array("eigenvalues", eigenvalues)
     if lam.size == 0:
         return 0.0
     m = np.abs(1.0 - eta * lam)
@@ -132,7 +141,8 @@ def balanced_lambda_max(depth: int, target: float) -> float:
     """lambda_max(H) = L |y|^(2 - 2/L) at the balanced minimum w_i = y^(1/L) of a depth-L chain
     with f = 0.5 (p - y)^2 (the least lambda_max on the minimum set; with y the largest singular
     value s of W*, the Hessian scale L s^(2 - 2/L) of a matrix problem)."""
-    return depth * abs(target) ** (2.0 - 2.0 / depth)
+    depth = check_positive_int("depth", depth)
+    return depth * abs(check_finite("target", target)) ** (2.0 - 2.0 / depth)
 
 
 def stability_threshold(problem: Problem, limit: Any) -> float:
@@ -144,7 +154,10 @@ def stability_threshold(problem: Problem, limit: Any) -> float:
 def first_below(values: Any, threshold: float) -> int | None:
     """First index i with values[i] <= threshold (e.g. the iteration at which a recorded loss
     reaches a level), or None when there is none (NaN never counts)."""
-    idx = np.flatnonzero(np.asarray(values, dtype=float) <= threshold)
+    t = float_array("threshold", threshold)
+    if t.ndim or np.isnan(t):
+        raise InputError(f"threshold must be a number (not NaN), got {show(threshold)}")
+    idx = np.flatnonzero(float_array("values", values) <= t)
     return int(idx[0]) if idx.size else None
 
 
@@ -156,7 +169,7 @@ def time_to_loss(trajectory: Trajectory, level: float) -> np.ndarray:
     iteration count is this divided by eta.
     """
     level = check_positive("level", level)
-    e = trajectory.excess_loss
+    e = check_trajectory("trajectory", trajectory).excess_loss
     t = trajectory.t
     out = np.full(trajectory.batch_size, np.nan)
     for i in range(trajectory.batch_size):
@@ -198,6 +211,7 @@ def gd_flow_distance(
     One start. Returns t (K+1,), distance (K+1,), max (float), the GD and flow trajectories.
     ``solver``: any flow solver name (default scipy's DOP853).
     """
+    check_problem("problem", problem)
     eta = check_positive("eta", eta)
     horizon = check_positive("horizon", horizon)
     K = int(np.floor(horizon / eta + 1e-9))
@@ -249,9 +263,14 @@ def scalar_chain_rates(problem: Problem, weights: Any, etas: Any = (),
     from .bounds import alpha_star_scalar, scalar_margin
     from .losses import SquareTarget
 
+    check_problem("problem", problem)
     if not problem.is_scalar_chain or not isinstance(problem.objective, SquareTarget):
         raise InputError("scalar_chain_rates needs a scalar chain with the square loss")
-    w = [float(x) for x in np.asarray(weights, dtype=float).ravel()]
+    w = [float(x) for x in float_array("weights", weights).ravel()]
+    etas = [check_positive("etas", e) for e in float_array("etas", etas).ravel()]
+    stop_at_loss = check_positive("stop_at_loss", stop_at_loss)
+    t1 = check_positive("t1", t1)
+    max_steps = check_positive_int("max_steps", max_steps)
     y = float(problem.objective.target[0, 0])
     params = problem.scalar_params(np.asarray(w))
     out: dict[str, Any] = {"depth": problem.depth, "target": y, "init": w,

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import jet
 
+from ..errors import check_problem
 from ..problem import Params, Problem
 from ..rates import balanced_lambda_max
 from .sets import orbit_tangent
@@ -160,6 +161,7 @@ def classify_point(problem: Problem, params: Params, tangent: np.ndarray | None 
     ``tangent`` defaults to the rescaling-orbit tangent (:func:`orbit_tangent`). A minimum is
     global when F(x) <= F* + loss_rtol s^2 (F* = ``optimal_loss`` or problem.optimal_loss).
     """
+    check_problem("problem", problem)
     params = tuple(jnp.asarray(W) for W in params)
     H, g, loss = hessian_grad_loss(problem, params)
     H = 0.5 * (H + H.T)

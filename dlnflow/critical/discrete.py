@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ..errors import check_problem
 from ..problem import Params, Problem
 from ..systems import GradientDescent
 from .classify import complement, problem_scale
@@ -39,6 +40,7 @@ def _jac_map(system: GradientDescent, x: jax.Array, twice: bool) -> jax.Array:
 
 def gd_multipliers(problem: Problem, params: Params, eta: float) -> np.ndarray:
     """Eigenvalues of the Jacobian of the GD step at ``params`` (sorted ascending, real part)."""
+    check_problem("problem", problem)
     J = np.asarray(_jac_map(GradientDescent(problem, eta), problem.flatten(params), False))
     return np.sort(np.real(np.linalg.eigvals(J)))
 
@@ -46,6 +48,7 @@ def gd_multipliers(problem: Problem, params: Params, eta: float) -> np.ndarray:
 def gd_fixed_point(cset: CriticalSet, problem: Problem, eta: float) -> dict:
     """Multipliers of the GD map at the set's representative, 1 - eta lambda, and (minima)
     the largest stable step 2 / lambda_max."""
+    check_problem("problem", problem)
     mult = gd_multipliers(problem, cset.point, eta)
     lam = np.asarray(cset.hessian_eigenvalues)
     lmax = float(np.max(lam)) if lam.size else 0.0
@@ -83,6 +86,7 @@ def period_two_orbits(problem: Problem, eta: float, n_starts: int = 64, seed: in
                       starts: np.ndarray | None = None, tol: float = 1e-8) -> list[PeriodTwoOrbit]:
     """Period-2 orbits of x -> x - eta grad F(x), merged by their loss pair and end-to-end
     matrices, classified by the eigenvalues of D(G o G) modulo the orthogonal symmetry."""
+    check_problem("problem", problem)
     system = GradientDescent(problem, eta)
     a = problem_scale(problem) ** (1.0 / problem.depth)
     rng = np.random.default_rng(seed)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..architecture import Plain
-from ..errors import InputError
+from ..errors import InputError, check_problem
 from ..losses import QuadraticLoss, SquareTarget
 from ..problem import Problem
 from .classify import apply_classification, classify_point
@@ -134,6 +134,7 @@ def balanced_rank_factors(W: np.ndarray, widths: tuple[int, ...], r: int) -> tup
 def enumerate_critical_sets(problem: Problem, classify: bool = True) -> list[CriticalSet]:
     """All critical sets in closed form (scalar chain or square-loss matrix problem), each
     classified numerically at its representative when ``classify`` (else kind = predicted)."""
+    check_problem("problem", problem)
     if problem.is_scalar_chain and isinstance(problem.objective, SquareTarget):
         sets = scalar_chain_sets(problem)
     else:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ..errors import check_problem
 from ..problem import Params, Problem
 from .classify import apply_classification, classify_point, problem_scale
 from .sets import CriticalSet, orbit_tangent
@@ -51,6 +52,7 @@ def find_critical_points(problem: Problem, n_starts: int = 64, seed: int = 0,
                          starts: np.ndarray | None = None, gtol: float = 1e-7,
                          max_steps: int = 400) -> np.ndarray:
     """Critical points (rows, flattened) reached by LM from ``n_starts`` random starts."""
+    check_problem("problem", problem)
     X0 = random_starts(problem, n_starts, seed) if starts is None else np.asarray(starts)
     X = _solve_batch(problem, jnp.asarray(X0), 1e-12, 1e-14, max_steps)
     g = np.asarray(_grad_norms(problem, X))
@@ -100,6 +102,7 @@ def match_point(problem: Problem, params: Params, sets: list[CriticalSet],
     Among several matches the most specific (least dimension) wins: a point at the origin of a
     scalar chain lies in the closure of every zero-set family but is the origin.
     """
+    check_problem("problem", problem)
     loss = float(problem.loss(params)) if loss is None else loss
     s = problem_scale(problem)
     cands = [(c.dimension, d, i) for i, c in enumerate(sets)
@@ -128,6 +131,7 @@ def find_critical_sets(problem: Problem, sets: list[CriticalSet] | None = None,
                        starts: np.ndarray | None = None) -> FindResult:
     """Run the multistart finder, match each point to ``sets`` (the enumeration when given),
     and merge the rest into new classified families by (loss, end-to-end matrix)."""
+    check_problem("problem", problem)
     pts = find_critical_points(problem, n_starts=n_starts, seed=seed, starts=starts)
     counts = {c.label: 0 for c in (sets or [])}
     s = problem_scale(problem)

@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 from networkx.readwrite import json_graph
 
+from ..errors import check_problem
 from ..io import atomic_write_text
 from ..problem import Problem
 from ..rates import balanced_lambda_max
@@ -68,6 +69,7 @@ def connection_graph(problem: Problem, sets: list[CriticalSet] | None = None,
     eps and eps_nonstrict are relative to the weight scale a = s^(1/L); t1 defaults to
     400 / (L s^(2 - 2/L)). Edge attribute ``count``: how many escape directions led there.
     """
+    check_problem("problem", problem)
     sets = critical_sets(problem) if sets is None else sets
     s = problem_scale(problem)
     L = problem.depth
@@ -134,6 +136,7 @@ def saddle_itinerary(problem: Problem, trajectory: Trajectory, graph: nx.DiGraph
     Returns {"nodes": [...], "times": [entry time per node], "is_path": every consecutive pair
     is an edge of the graph, "reachable": every consecutive pair is joined by a directed path}.
     """
+    check_problem("problem", problem)
     sets = critical_sets(problem) if sets is None else sets
     seq: list[list] = []
     valid = np.nonzero(np.asarray(trajectory.valid[run]))[0]

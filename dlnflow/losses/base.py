@@ -77,9 +77,9 @@ def _scalar_grad(loss: AbstractLoss, p: jax.Array) -> jax.Array:
 
 def as_matrix(name: str, value: Any) -> np.ndarray:
     """A finite float64 matrix from a scalar, vector (one row) or matrix; InputError otherwise."""
-    from ..errors import check_finite_array
+    from ..errors import check_finite_array, float_array
 
-    arr = np.asarray(value, dtype=np.float64)
+    arr = float_array(name, value)
     if arr.ndim == 0:
         arr = arr.reshape(1, 1)
     elif arr.ndim == 1:

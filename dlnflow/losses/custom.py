@@ -7,9 +7,10 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ..errors import check_finite, check_positive_int
+from ..errors import InputError, check_finite, check_positive_int, show
 from .base import AbstractLoss
 
 
@@ -23,11 +24,16 @@ class CustomLoss(AbstractLoss):
 
     def __init__(self, fn: Callable[[jax.Array], jax.Array], shape: tuple[int, int] = (1, 1),
                  optimal: float | None = None):
+        if not callable(fn):
+            raise InputError(f"the custom loss must be a callable f(W) -> scalar, got {show(fn)}")
+        try:
+            d_out, d_in = shape
+        except (TypeError, ValueError):
+            raise InputError(f"shape must be a pair (d_out, d_in), got {show(shape)}") from None
         self.fn = fn
-        self.dims = (check_positive_int("shape[0]", shape[0]),
-                     check_positive_int("shape[1]", shape[1]))
+        self.dims = (check_positive_int("shape[0]", d_out), check_positive_int("shape[1]", d_in))
         self.optimal = None if optimal is None else check_finite("optimal_loss", optimal)
-
+        check_scalar_loss(fn, self.dims)
     @property
     def shape(self) -> tuple[int, int]:
         return self.dims
@@ -41,3 +47,22 @@ class CustomLoss(AbstractLoss):
     def describe(self) -> dict[str, Any]:
         return {"loss": "custom", "function": getattr(self.fn, "__name__", "f"),
                 "optimal_loss": self.optimal}
+
+
+def check_scalar_loss(fn: Callable[[jax.Array], jax.Array], shape: tuple[int, int]) -> None:
+    """Trace ``fn`` once on a float64 matrix of ``shape`` (jax.eval_shape: no computation) and
+    raise InputError naming the loss unless it returns one real scalar."""
+    name = getattr(fn, "__name__", type(fn).__name__)
+    try:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, jnp.float64))
+    except Exception as exc:  # any failure to trace: the loss is not a JAX function of W
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise InputError(f"the custom loss {name!r} fails on a {shape} float64 matrix (it must "
+                         f"be written with jax.numpy): {type(exc).__name__}: {first}") from exc
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        raise InputError(f"the custom loss {name!r} must return one real scalar, got "
+                         f"{type(out).__name__}")
+    if out.shape != () or not jnp.issubdtype(out.dtype, jnp.floating):
+        raise InputError(f"the custom loss {name!r} must return one real scalar (float), got an "
+                         f"array of shape {out.shape} and dtype {out.dtype} for W of shape "
+                         f"{shape}")
