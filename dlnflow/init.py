@@ -24,6 +24,7 @@ from .errors import (
     show,
 )
 from .problem import Params, Problem
+from .resources import check_memory
 
 
 def _key(key: Any) -> jax.Array:
@@ -45,7 +46,9 @@ def _problem(problem: Any) -> Problem:
 
 
 def _shape(shape: tuple[int, int], batch: int | None) -> tuple[int, ...]:
-    return shape if batch is None else (check_positive_int("batch", batch), *shape)
+    out = shape if batch is None else (check_positive_int("batch", batch), *shape)
+    check_memory(f"a layer of shape {out}", float(np.prod(out, dtype=float)))
+    return out
 
 
 def _rect_eye(shape: tuple[int, int], batch: int | None) -> jax.Array:
@@ -232,6 +235,8 @@ def by_name(kind: str, problem: Problem, key: Any = 0, batch: int | None = None,
     = xavier, he_normal, gaussian, near_identity, orthogonal, balanced), identity, zero_first,
     zeros."""
     _problem(problem)
+    n = 1 if batch is None else check_positive_int("batch", batch)
+    check_memory(f"{n} starts of {problem.num_params} parameters", float(n) * problem.num_params)
     if not isinstance(kind, str):
         raise InputError(f"kind must be the name of an initialisation, got {show(kind)}")
     if kind in INITS:

@@ -22,6 +22,7 @@ from . import _config  # noqa: F401  (float64)
 from .architecture import AbstractArchitecture, Params, Plain, Residual
 from .errors import InputError, check_finite_array, check_positive_int, float_array
 from .losses import AbstractLoss, CustomLoss, LpTarget, Regression, SquareTarget
+from .resources import check_memory
 
 __all__ = ["Params", "Problem"]
 
@@ -47,6 +48,12 @@ class Problem(eqx.Module):
 
     def __init__(self, architecture: AbstractArchitecture, objective: AbstractLoss,
                  name: str = ""):
+        if not isinstance(architecture, AbstractArchitecture):
+            raise InputError("architecture must be a dlnflow architecture (Plain or Residual), "
+                             f"got {type(architecture).__name__}")
+        if not isinstance(objective, AbstractLoss):
+            raise InputError("objective must be a loss from dlnflow.losses, got "
+                             f"{type(objective).__name__}")
         objective.check_shape(*architecture.output_shape)
         self.architecture, self.objective, self.name = architecture, objective, name
 
@@ -61,7 +68,7 @@ class Problem(eqx.Module):
         even; a callable: f(p) for a smooth f of the scalar product (``optimal_loss`` its
         minimum, if known).
         """
-        depth = check_positive_int("depth", depth)
+        depth = _check_depth(depth)
         arch = Plain((1,) * (depth + 1))
         if callable(loss):
             scalar_f = loss
@@ -286,6 +293,13 @@ def _numbers(params: Any) -> bool:
         return False
 
 
+def _check_depth(depth: Any) -> int:
+    """A positive integer depth whose layers (about 1 KB of bookkeeping each) fit in memory."""
+    depth = check_positive_int("depth", depth)
+    check_memory(f"a network of depth {depth}", 128.0 * depth)
+    return depth
+
+
 def _resolve_widths(d_in: int, d_out: int, widths: Sequence[int] | None, depth: int | None,
                     width: int | None) -> tuple[int, ...]:
     if widths is not None:
@@ -299,6 +313,6 @@ def _resolve_widths(d_in: int, d_out: int, widths: Sequence[int] | None, depth: 
         return ws
     if depth is None:
         raise InputError("give either widths or depth")
-    depth = check_positive_int("depth", depth)
+    depth = _check_depth(depth)
     m = max(d_in, d_out) if width is None else check_positive_int("width", width)
     return (d_in,) + (m,) * (depth - 1) + (d_out,)

@@ -42,6 +42,8 @@ DENSE = ((10.12623508344586, -7.487995877610167, -34.80091861555747, -7.99277170
           -6.594389125716872))
 
 RUNNING, COMPLETED, EVENT, CAPPED, FAILED, DIVERGED = -1, 0, 1, 2, 3, 4
+MIN_STEP = 1e-14
+"""A run fails when its step size would fall below MIN_STEP t1 (collapse; diffrax: the same)."""
 LANDING_ITERATIONS = 4
 """Newton iterations on the step size that lands a step on an event."""
 
@@ -94,7 +96,7 @@ def dense(y0: jax.Array, y1: jax.Array, q1: jax.Array, q2: jax.Array, s: jax.Arr
 def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
                 atol: jax.Array, ts: jax.Array, max_steps: int, event: Callable | None = None,
                 dt0: jax.Array | None = None, save_steps: bool = False,
-                blowup: Callable | None = None) -> dict:
+                blowup: Callable | None = None, progress: Callable | None = None) -> dict:
     """Integrate the autonomous y' = field(y) for every row of y0 (B, P) from t = 0 to t1.
 
     ``ts`` (N,) increasing save times in [0, t1]; ``save_steps`` also records every accepted
@@ -104,7 +106,9 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
     field), so the final state is a RODAS4 step end, not an interpolant. ``max_steps`` caps
     the attempted steps per run; ``dt0`` is the first trial step (default: the classic
     0.01 ||y|| / ||f(y)|| guess). ``blowup(y) -> (B,) bool`` stops a run as DIVERGED at the
-    first step end where it holds. Returns a dict of arrays: t, y (final), saved (N, B, P),
+    first step end where it holds; ``progress(t, attempts, finished)`` is called on the host
+    (``jax.debug.callback``) every 64 attempts. Returns a dict of arrays: t, y (final), saved
+    (N, B, P),
     saved_ok (N, B), code (COMPLETED / EVENT / CAPPED / FAILED / DIVERGED), accepted, rejected,
     field_evals, and step_t (S, B), step_y (S, B, P) with ``save_steps``.
     """
@@ -194,7 +198,11 @@ def solve_batch(field: Callable, y0: jax.Array, t1: jax.Array, rtol: jax.Array,
             step_t = step_t.at[j, rows].set(jnp.where(ok, t_end, step_t[j, rows]))
             step_y = step_y.at[j, rows].set(jnp.where(ok[:, None], y_end, step_y[j, rows]))
         attempts = c["attempts"] + live
-        tiny = live & ~ok & (hs / fac <= 1e-14 * jnp.maximum(1.0, jnp.abs(t)))
+        if progress is not None:
+            jax.lax.cond(jnp.max(attempts) % 64 == 0,
+                         lambda: jax.debug.callback(progress, t, attempts, ~live),
+                         lambda: None)
+        tiny = live & ~ok & (hs / fac <= MIN_STEP * t1)
         code = c["code"]
         code = jnp.where(ok & crossed, EVENT, jnp.where(ok & (t_new >= t1), COMPLETED, code))
         code = jnp.where(tiny, FAILED, code)

@@ -73,6 +73,38 @@ class Trajectory:
             batched=False,
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[Trajectory]) -> Trajectory:
+        """The runs of ``parts`` (the same system, solved in chunks) as one batch; records are
+        padded to the longest (padding: NaN times and losses, the final state)."""
+        N = max(p.t.shape[1] for p in parts)
+
+        def pad(p: Trajectory):
+            k = N - p.t.shape[1]
+            nan = np.full((p.batch_size, k), np.nan)
+            params = tuple(np.concatenate([np.asarray(R), np.repeat(np.asarray(F)[:, None], k, 1)],
+                                          axis=1) for R, F in zip(p.params, p.params_final,
+                                                                  strict=True))
+            return (np.concatenate([p.t, nan], 1), np.concatenate([p.loss, nan], 1), params,
+                    np.concatenate([p.valid, np.zeros((p.batch_size, k), bool)], 1))
+
+        padded = [pad(p) for p in parts]
+        first = parts[0]
+        return dataclasses.replace(
+            first,
+            t=np.concatenate([x[0] for x in padded]), loss=np.concatenate([x[1] for x in padded]),
+            params=tuple(np.concatenate(ls) for ls in zip(*[x[2] for x in padded], strict=True)),
+            valid=np.concatenate([x[3] for x in padded]),
+            status=[s for p in parts for s in p.status],
+            messages=[m for p in parts for m in p.messages],
+            t_final=np.concatenate([p.t_final for p in parts]),
+            loss_final=np.concatenate([p.loss_final for p in parts]),
+            params_final=tuple(np.concatenate([np.asarray(F) for F in fs])
+                               for fs in zip(*[p.params_final for p in parts], strict=True)),
+            steps=np.concatenate([p.steps for p in parts]),
+            stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
+        )
+
     def scalar_weights(self) -> np.ndarray:
         """Scalar chains: weights as an array (B, N, L)."""
         return np.stack([W[..., 0, 0] for W in self.params], axis=-1)

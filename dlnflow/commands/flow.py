@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                          f"{', '.join(FLOW_SOLVERS)}")
     solver = Solver(args.solver, rtol=rtol, atol=atol)
     traj = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
-                    stop=Stop(loss=stop, max_steps=args.max_steps))
+                    stop=Stop(loss=stop, max_steps=args.max_steps), progress=True)
     d = drift(traj)
     out = {
         "status": per_run([str(s) for s in traj.status], n),

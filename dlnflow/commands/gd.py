@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
     traj = simulate(GradientDescent(problem, eta), params,
-                    stop=Stop(loss=stop, max_steps=max_steps))
+                    stop=Stop(loss=stop, max_steps=max_steps), progress=True)
     d = drift(traj)
     out = {
         "status": per_run([str(s) for s in traj.status], n),

@@ -18,15 +18,21 @@ from typing import Any
 
 from ..errors import InputError, check_positive
 from ..problem import Params, Problem
+from ..resources import check_memory, memory_limit
 from ..systems import AbstractFlow, AbstractMap
 from ..trajectory import Trajectory
+from .diagnose import diagnose
 from .events import event_solver
 from .maps import iterate_map
 from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop
+from .progress import Reporter, reporting
 
 __all__ = ["FLOW_SOLVERS", "SaveAt", "Solver", "Stop", "simulate"]
 
 DEFAULT_FLOW_MAX_STEPS = 100_000
+EXPLICIT = ("tsit5", "dopri5", "dopri8", "RK45", "DOP853")
+"""Flow solvers without a Jacobian; the others hold one (P x P) per run in flight, so a batch
+whose Jacobians exceed the memory limit is solved in chunks."""
 
 
 @functools.cache
@@ -49,13 +55,15 @@ def _batched(problem: Problem, params0: Any) -> tuple[Params, bool]:
 
 def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | None = None,
              solver: Solver | str | None = None, stop: Stop | None = None,
-             save: SaveAt | None = None) -> Trajectory:
+             save: SaveAt | None = None, progress: bool = False) -> Trajectory:
     """Run ``system`` from ``params0`` (one start, or a batch with a leading axis).
 
     Flows need the horizon ``t1`` and take a ``solver`` (a ``Solver`` or a solver name; default
     rodas4 at rtol 1e-8, atol 1e-10). Maps run ``stop.max_steps`` iterations (or t1 / eta) and
     take no solver. ``stop`` (``Stop``): excess-loss threshold, step budget, divergence and stall
-    rules; ``save`` (``SaveAt``): what to record besides the start and the end.
+    rules; ``save`` (``SaveAt``): what to record besides the start and the end. ``progress``:
+    report on stderr how far a run that takes more than two seconds has got (maps, rodas4 and
+    scipy; diffrax solves are not reported).
 
     With a loss threshold eps, a flow stops at the time the excess loss F - F* reaches eps,
     located to solver accuracy: the tolerances are tightened to what eps needs and the crossing
@@ -70,17 +78,46 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
         raise InputError("stop must be a dlnflow.Stop and save a dlnflow.SaveAt")
     problem = system.state_problem
     params, batched = _batched(problem, params0)
+    _check_records(system, problem, params, t1, stop, save)
     fstar = float(system.problem.optimal_loss or 0.0)
-    if isinstance(system, AbstractMap):
-        traj = _run_map(system, params, t1, solver, stop, save, fstar)
-    else:
-        traj = _run_flow(system, params, t1, solver, stop, save, fstar)
+    B = int(params[0].shape[0])
+    reporter = None
+    if progress:
+        if isinstance(system, AbstractMap):
+            reporter = Reporter(type(system).__name__, stop.max_steps or 0, B, "iteration")
+        else:
+            reporter = Reporter(type(system).__name__, t1 or 0.0, B, "t")
+    with reporting(reporter):
+        if isinstance(system, AbstractMap):
+            traj = _run_map(system, params, t1, solver, stop, save, fstar)
+        else:
+            traj = _run_flow(system, params, t1, solver, stop, save, fstar)
+    traj = diagnose(system, traj, stop)
     meta = dict(traj.metadata)
     meta.update({"problem": system.problem.describe(), **system.describe(),
                  "stop_at_loss": stop.loss, "optimal_loss": system.problem.optimal_loss,
                  "versions": dict(_versions())})
     return dataclasses.replace(traj, metadata=meta, batched=batched,
                                optimal_loss=system.problem.optimal_loss)
+
+
+def _check_records(system, problem: Problem, params: Params, t1, stop: Stop,
+                   save: SaveAt) -> None:
+    """Refuse up front what cannot fit: the records (runs x records x parameters) and, for the
+    implicit solvers, one Jacobian per run (P x P)."""
+    B, P = int(params[0].shape[0]), problem.num_params
+    if isinstance(system, AbstractMap):
+        steps = stop.max_steps if stop.max_steps is not None else (
+            int(math.ceil(t1 / system.eta)) if t1 is not None and t1 > 0 else 0)
+        every = save.every or max(1, steps // 1000)
+        check_memory(f"recording {B} runs x {steps // every + 1} records x {P} parameters",
+                     float(B) * (steps // every + 1) * (P + 2))
+    else:
+        n_rec = 2 + (len(save.ts) if save.ts is not None else 0)
+        if save.steps:
+            n_rec += stop.max_steps or DEFAULT_FLOW_MAX_STEPS
+        check_memory(f"recording {B} runs x {n_rec} records x {P} parameters",
+                     float(B) * n_rec * (P + 2))
 
 
 def _run_map(system: AbstractMap, params: Params, t1: float | None, solver: Any, stop: Stop,
@@ -122,5 +159,13 @@ def _run_flow(system: AbstractFlow, params: Params, t1: float | None, solver: An
     if stop.loss is not None:
         solver = event_solver(solver, system.problem.objective, stop.loss)
     backend = importlib.import_module(f".{solver.backend}", __name__)
-    traj = backend.solve(system, params, t1, solver, stop, save, fstar, max_steps)
-    return traj
+    P = system.state_problem.num_params
+    chunk = int(params[0].shape[0])
+    if solver.name not in EXPLICIT:                 # a Jacobian (and its LU) per run in flight
+        check_memory(f"the Jacobian of one run of {P} parameters", 3.0 * P * P)
+        if solver.backend != "scipy":               # scipy solves one run at a time
+            chunk = max(1, min(chunk, int(memory_limit() // (8 * 3 * P * P))))
+    parts = [backend.solve(system, tuple(W[i:i + chunk] for W in params), t1, solver, stop,
+                           save, fstar, max_steps)
+             for i in range(0, int(params[0].shape[0]), chunk)]
+    return parts[0] if len(parts) == 1 else Trajectory.concatenate(parts)

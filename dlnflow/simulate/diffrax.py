@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ..rosenbrock import MIN_STEP
 from ..status import stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
@@ -26,8 +27,6 @@ SOLVERS = {
     "kvaerno5": diffrax.Kvaerno5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
     "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
 }
-DTMIN = 1e-14
-"""Least step, relative to the horizon, before a run counts as failed."""
 IMPLICIT = ("kvaerno5", "kvaerno4", "kvaerno3")
 
 
@@ -47,7 +46,7 @@ def _batch(system, params, t_end, target, name, rtol, atol, dt0, ts, save_steps,
     solver = _make_solver(name, rtol, atol)
     # a step that would need to be smaller than dtmin fails the run (step size collapse: a
     # non-finite field or a blow-up) instead of spending the step budget on rejections
-    controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmin=DTMIN * jnp.max(t_end),
+    controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmin=MIN_STEP * jnp.max(t_end),
                                        force_dtmin=False)
 
     def blowup(t, y, args, **kwargs):

@@ -47,7 +47,7 @@ def newton_landing(system, problem: Problem, t: jax.Array, flat: jax.Array, targ
     (Df f), t <- t + delta. Returns (t, flat).
     """
     def field(v):
-        return problem.flatten(system.vector_field(t, problem.unflatten(v)))
+        return system.vector_field_flat(t, v)
 
     def one(_, state):
         tt, y = state

@@ -19,7 +19,9 @@ from ..status import MAX_STEPS as _MAX_STEPS
 from ..status import STALLED as _STALLED
 from ..systems import AbstractMap
 from ..trajectory import Trajectory
+from . import progress
 from .options import SaveAt, Stop
+from .records import unflatten_np
 
 MAX_BLOCK = 32
 """Longest run of map steps taken without the full per-step bookkeeping (see ``_map_loop``)."""
@@ -34,18 +36,37 @@ def block_size(stride: int, exact_stall: bool) -> int:
 
 
 
+def _rest(W: jax.Array) -> tuple[int, ...]:
+    return tuple(range(1, W.ndim))
+
+
 def _select(mask: jax.Array, a: Params, b: Params) -> Params:
     """Per run (leading axis): a where mask else b."""
-    return tuple(jnp.where(mask[:, None, None], u, v) for u, v in zip(a, b, strict=True))
+    return tuple(jnp.where(mask.reshape(-1, *(1,) * (u.ndim - 1)), u, v)
+                 for u, v in zip(a, b, strict=True))
 
 
 def _all_finite(p: Params) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(W), axis=(1, 2)) for W in p]), axis=0)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(W), axis=_rest(W)) for W in p]), axis=0)
 
 
 def _max_move(a: Params, b: Params) -> jax.Array:
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(u - v), axis=(1, 2))
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(u - v), axis=_rest(u))
                               for u, v in zip(a, b, strict=True)]), axis=0)
+
+
+def _steppers(system: AbstractMap, flat: bool):
+    """Batched (loss, step) and loss on the loop's state: the params tuple, or a 1-tuple of the
+    flattened parameters for scalar chains (a graph that does not grow with the depth)."""
+    problem = system.state_problem
+    if not flat:
+        return jax.vmap(system.loss_and_step), jax.vmap(problem.loss)
+
+    def loss_and_step(s):
+        loss, v = system.loss_and_step_flat(s[0])
+        return loss, (v,)
+
+    return jax.vmap(loss_and_step), jax.vmap(lambda s: problem.loss_flat(s[0]))
 
 
 def map_devices(batch: int) -> int:
@@ -58,13 +79,13 @@ def map_devices(batch: int) -> int:
 
 @eqx.filter_jit
 def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, diverge_factor,
-              stall_tol):
+              stall_tol, tick=None):
     """``_map_loop_one`` on one device, or with the runs split evenly over ``devices`` CPU devices
     (shard_map; the batch is padded by repeating its last run). Each device's loop stops on its
     own; runs never interact, so the results do not depend on the split."""
     args = (max_steps, stride, block, thr, fstar, diverge_factor, stall_tol)
     if devices == 1:
-        return _map_loop_one(system, params, *args)
+        return _map_loop_one(system, params, *args, tick)
     B = params[0].shape[0]
     pad = -B % devices
     if pad:
@@ -76,7 +97,7 @@ def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, div
 
     def local(dynamic, params, thr, fstar, diverge_factor, stall_tol):
         out = _map_loop_one(eqx.combine(dynamic, static), params, max_steps, stride, block, thr,
-                            fstar, diverge_factor, stall_tol)
+                            fstar, diverge_factor, stall_tol, tick)
         return (out[0][None], *out[1:])
 
     out = jax.shard_map(local, mesh=mesh, in_specs=(rep, runs, rep, rep, rep, rep),
@@ -88,7 +109,7 @@ def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, div
 
 
 def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_factor,
-                  stall_tol):
+                  stall_tol, tick=None):
     """Iterate the map over the batch (leading axis of every W_l), each run stopping on its own.
 
     A fully checked step (non-finite or exploded state -> diverged, keeping the last finite
@@ -102,9 +123,7 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
     whose iterate x_k is one stops there with iteration k. Positive stall tolerances use blocks
     of 1. The results do not depend on the batch or its split over devices.
     """
-    problem = system.state_problem
-    loss_step_b = jax.vmap(system.loss_and_step)
-    loss_b = jax.vmap(problem.loss)
+    loss_step_b, loss_b = _steppers(system, len(params) == 1 and params[0].ndim == 2)
     B = params[0].shape[0]
     n_rec = max_steps // stride + 1
     loss0 = loss_b(params)
@@ -190,12 +209,20 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
     def checked_step_carry(carry):
         return (*checked_step(carry[:-1]), carry[-1])
 
-    def body(carry):
+    def advance(carry):
         k, redo_until = carry[0], carry[-1]
         if block == 1:
             return checked_step_carry(carry)
         return jax.lax.cond((k < redo_until) | (k + block > max_steps), checked_step_carry,
                             light_block, carry)
+
+    def body(carry):
+        carry = advance(carry)
+        if tick is not None:
+            k, done, iters = carry[0], carry[3], carry[5]
+            jax.lax.cond(k % (progress.EVERY * block) < block,
+                         lambda: jax.debug.callback(tick, k, iters, done), lambda: None)
+        return carry
 
     return jax.lax.while_loop(cond, body, (*carry, jnp.asarray(0)))[:-1]
 
@@ -209,10 +236,16 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     thr, has_threshold = stop.threshold, stop.loss is not None
     block = block_size(stride, exact_stall=stop.stall_tol > 0)
     devices = map_devices(int(params[0].shape[0]))
-    out = _map_loop(system, params, max_steps, stride, block, devices, jnp.asarray(thr),
+    problem = system.state_problem
+    flat = problem.is_scalar_chain          # the loop carries (B, L): see ``_steppers``
+    state = (jax.vmap(problem.flatten)(params),) if flat else params
+    out = _map_loop(system, state, max_steps, stride, block, devices, jnp.asarray(thr),
                     jnp.asarray(fstar), jnp.asarray(stop.diverge_factor),
-                    jnp.asarray(stop.stall_tol))
+                    jnp.asarray(stop.stall_tol), progress.tick if progress.active() else None)
     k, final, loss, done, code, iters, rec_params, rec_loss = jax.device_get(out)
+    if flat:
+        final = unflatten_np(problem, np.asarray(final[0]))
+        rec_params = unflatten_np(problem, np.asarray(rec_params[0]))
     final = tuple(np.asarray(W) for W in final)
     code = np.array(code)
     iters = np.array(iters)

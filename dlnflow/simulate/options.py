@@ -72,8 +72,10 @@ class Stop:
         if self.loss is not None:
             object.__setattr__(self, "loss", check_finite("Stop.loss", self.loss))
         if self.max_steps is not None:
-            object.__setattr__(self, "max_steps",
-                               check_positive_int("Stop.max_steps", self.max_steps, minimum=0))
+            steps = check_positive_int("Stop.max_steps", self.max_steps, minimum=0)
+            if steps > 2**62:
+                raise InputError(f"Stop.max_steps must be at most 2^62, got {steps}")
+            object.__setattr__(self, "max_steps", steps)
         object.__setattr__(self, "diverge_factor",
                            check_positive("Stop.diverge_factor", self.diverge_factor))
         tol = check_finite("Stop.stall_tol", self.stall_tol)

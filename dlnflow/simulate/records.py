@@ -36,8 +36,7 @@ def flow_statuses(loss0, loss_final, t_final, event, completed, capped, stop, fs
             messages.append(f"solver step cap max_steps={max_steps} reached at t={t_final[i]:g}")
         else:
             status.append(Status.SOLVER_FAILED)
-            messages.append(f"{solver_label} failed at t={t_final[i]:g} (step size collapsed "
-                            "or non-finite state)")
+            messages.append(f"{solver_label} failed at t={t_final[i]:g}")
     return status, messages
 
 

@@ -11,17 +11,18 @@ from .. import rosenbrock
 from ..status import stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
+from . import progress
 from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses, unflatten_np
 
 
 @eqx.filter_jit
 def _rodas_batch(system, flat0, t1, thr, fstar, rtol, atol, ts, max_steps, has_threshold, dt0,
-                 save_steps, diverge_factor):
+                 save_steps, diverge_factor, progress_tick):
     problem = system.state_problem
 
     def field(v):
-        return problem.flatten(system.vector_field(0.0, problem.unflatten(v)))
+        return system.vector_field_flat(0.0, v)
 
     event = None
     if has_threshold:
@@ -36,7 +37,7 @@ def _rodas_batch(system, flat0, t1, thr, fstar, rtol, atol, ts, max_steps, has_t
         return ~jnp.isfinite(loss) | (jnp.abs(loss) > limit)
 
     out = rosenbrock.solve_batch(field, flat0, t1, rtol, atol, ts, max_steps, event, dt0,
-                                 save_steps, blowup)
+                                 save_steps, blowup, progress_tick)
     out["loss0"], out["loss_final"] = loss_b(flat0), loss_b(out["y"])
     out["loss_saved"] = jax.vmap(loss_b)(jnp.nan_to_num(out["saved"]))
     out["loss_steps"] = jax.vmap(loss_b)(jnp.nan_to_num(out["step_y"]))
@@ -54,7 +55,8 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     out = jax.device_get(_rodas_batch(
         system, flat0, jnp.asarray(t1), jnp.asarray(stop.threshold), jnp.asarray(fstar),
         jnp.asarray(solver.rtol), jnp.asarray(solver.atol), jnp.asarray(ts), max_steps,
-        has_threshold, dt0, save.steps, jnp.asarray(stop.diverge_factor)))
+        has_threshold, dt0, save.steps, jnp.asarray(stop.diverge_factor),
+        progress.tick if progress.active() else None))
     B = flat0.shape[0]
     t_final, y_final, code = np.asarray(out["t"]), np.asarray(out["y"]), np.asarray(out["code"])
     saved = np.swapaxes(np.asarray(out["saved"]), 0, 1)                      # (B, N, P)

@@ -19,6 +19,7 @@ import scipy.optimize
 from ..status import Status, stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
+from . import progress
 from .events import newton_landing
 from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses, unflatten_np
@@ -34,7 +35,7 @@ def _functions(system: AbstractFlow):
 
     @jax.jit
     def field(t, v):
-        return problem.flatten(system.vector_field(t, problem.unflatten(v)))
+        return system.vector_field_flat(t, v)
 
     @jax.jit
     def jac(t, v):
@@ -74,6 +75,7 @@ def _run(fns, method, v0, t1, solver, target, max_steps, ts, save_steps, limit):
             code = "failed: " + str(msg)
             break
         n_acc += 1
+        progress.tick(ode.t, n_acc, False)
         if not np.all(np.isfinite(ode.y)):
             code = "failed: non-finite state"
             end = (t_old, y_old)                      # keep the last finite state

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 
+from ..errors import InputError
 from ..problem import Params, Problem
 
 
@@ -22,6 +23,11 @@ class AbstractSystem(eqx.Module):
     """A dynamical system on the parameters of ``problem``."""
 
     problem: eqx.AbstractVar[Problem]
+
+    def __check_init__(self):
+        if not isinstance(self.problem, Problem):
+            raise InputError(f"{type(self).__name__} needs a dlnflow.Problem, got "
+                             f"{type(self.problem).__name__}")
 
     @property
     def state_problem(self) -> Problem:
@@ -43,6 +49,11 @@ class AbstractFlow(AbstractSystem):
     def vector_field(self, t: jax.Array, y: Params) -> Params:
         """The time derivative of the state."""
 
+    def vector_field_flat(self, t: jax.Array, v: jax.Array) -> jax.Array:
+        """``vector_field`` on the flattened state (``Problem.flatten`` order)."""
+        problem = self.state_problem
+        return problem.flatten(self.vector_field(t, problem.unflatten(v)))
+
 
 class AbstractMap(AbstractSystem):
     """y_(k+1) = step(y_k), compared with a flow at t = k eta."""
@@ -56,6 +67,12 @@ class AbstractMap(AbstractSystem):
     def loss_and_step(self, y: Params) -> tuple[jax.Array, Params]:
         """(F(y), step(y)); maps that get the loss for free from their gradient override it."""
         return self.state_problem.loss(y), self.step(y)
+
+    def loss_and_step_flat(self, v: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``loss_and_step`` on the flattened state (``Problem.flatten`` order)."""
+        problem = self.state_problem
+        loss, new = self.loss_and_step(problem.unflatten(v))
+        return loss, problem.flatten(new)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "eta": self.eta}

@@ -16,3 +16,8 @@ class GradientFlow(AbstractFlow):
 
     def vector_field(self, t: jax.Array, params: Params) -> Params:
         return jax.tree_util.tree_map(jnp.negative, self.problem.grad(params))
+
+    def vector_field_flat(self, t: jax.Array, v: jax.Array) -> jax.Array:
+        """-grad F on the flattened parameters (for scalar chains a graph whose size does not
+        grow with the depth)."""
+        return -jax.grad(self.problem.loss_flat)(v)

@@ -1,0 +1,47 @@
+"""Memory limits: a request that cannot fit is refused up front with its estimate and the limit.
+
+The limit is half of this machine's physical memory, or ``DLNFLOW_MEMORY_LIMIT`` (bytes, or a
+number with a K, M, G or T suffix). Estimates count float64 arrays: 8 bytes an entry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import InputError
+
+_SUFFIX = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_limit() -> int:
+    """Bytes a single request may use (see the module docstring)."""
+    text = os.environ.get("DLNFLOW_MEMORY_LIMIT", "").strip().upper().removesuffix("B")
+    if text:
+        try:
+            if text[-1] in _SUFFIX:
+                return int(float(text[:-1]) * _SUFFIX[text[-1]])
+            return int(float(text))
+        except ValueError:
+            raise InputError(f"DLNFLOW_MEMORY_LIMIT must be a size such as 8G, got "
+                             f"{os.environ['DLNFLOW_MEMORY_LIMIT']!r}") from None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def size_text(nbytes: float) -> str:
+    """A byte count in words: '2.4 GB'."""
+    for unit, scale in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes:.0f} B"
+
+
+def check_memory(what: str, entries: float) -> None:
+    """Raise InputError when ``entries`` float64 numbers (``what``, in words) exceed the limit."""
+    need, limit = 8.0 * float(entries), memory_limit()
+    if need > limit:
+        raise InputError(f"{what} needs about {size_text(need)}, above the limit of "
+                         f"{size_text(limit)} (half this machine's memory; set "
+                         "DLNFLOW_MEMORY_LIMIT to change it)")
