@@ -170,7 +170,8 @@ def render(data: dict, config: dict):
         cens = np.asarray(s["censored"])
         for dx, c in zip(d, cens, strict=True):
             if c:
-                ax.annotate(f"{c}c", (dx, cap), fontsize=5, color=color, ha="center")
+                ax.annotate(f"{c}c", (dx, cap), xytext=(0, 2 + 6 * i),       # one row a series
+                            textcoords="offset points", fontsize=5, color=color, ha="center")
     ax.axhline(cap, color="0.6", lw=0.6, ls="--")
     ax.set_yscale("log")
     ax.set_xlabel("depth L")
