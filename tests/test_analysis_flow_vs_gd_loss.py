@@ -27,4 +27,15 @@ def test_flow_vs_gd_loss_closed_form_and_render():
         fl = np.interp(gt, t, loss)
         assert np.max(np.abs(gl - fl)) < 0.2
     fig = m.render(json.loads(dumps(data)), m.QUICK)
-    assert fig.axes
+    # one axis; per run a flow line then a GD line: (t, max(loss, 1e-16)) over finite records
+    assert len(fig.axes) == 1
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 * len(data["runs"])
+    for i, r in enumerate(data["runs"]):
+        for drawn, (tk, lk) in zip(lines[2 * i:2 * i + 2],
+                                   (("flow_t", "flow_loss"), ("gd_t", "gd_loss")), strict=True):
+            t, loss = np.asarray(r[tk], float), np.asarray(r[lk], float)
+            fin = np.isfinite(t) & np.isfinite(loss)
+            np.testing.assert_allclose(drawn.get_xdata(), t[fin], rtol=0, atol=0)
+            np.testing.assert_allclose(drawn.get_ydata(), np.maximum(loss[fin], 1e-16),
+                                       rtol=0, atol=0)

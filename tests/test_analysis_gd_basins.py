@@ -36,4 +36,21 @@ def test_gd_basins_stability_of_limits_and_render():
     anti = [np.asarray(below["outcome"])[n - 1 - i, i] for i in range(n) if abs(w1[i]) < 1]
     assert all(o == 2 for o in anti)
     fig = m.render(json.loads(dumps(data)), m.QUICK)
-    assert fig.axes
+    # a 2 x len(results) grid (outcome row, iteration row) plus one colorbar per iteration panel
+    k = len(data["results"])
+    assert len(fig.axes) == 3 * k
+    for j, res in enumerate(data["results"]):
+        mesh_out = fig.axes[j].collections[0]
+        mesh_it = fig.axes[k + j].collections[0]
+        np.testing.assert_array_equal(np.asarray(mesh_out.get_array()),
+                                      np.asarray(res["outcome"]))
+        np.testing.assert_allclose(np.asarray(mesh_it.get_array()),
+                                   np.maximum(np.asarray(res["iterations"], float), 1.0),
+                                   rtol=0, atol=0)
+        # shading="nearest" on the uniform start grid: cell centres are the (w1, w2) starts
+        corners = mesh_out.get_coordinates()
+        assert corners.shape[:2] == tuple(s + 1 for s in np.asarray(res["outcome"]).shape)
+        np.testing.assert_allclose(0.5 * (corners[0, :-1, 0] + corners[0, 1:, 0]), res["w1"],
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(0.5 * (corners[:-1, 0, 1] + corners[1:, 0, 1]), res["w2"],
+                                   rtol=0, atol=1e-12)

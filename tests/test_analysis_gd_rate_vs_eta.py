@@ -29,4 +29,19 @@ def test_gd_rate_vs_eta_quick():
     assert 0 < k < len(rows) - 1
     assert rates[-1] < rates[0]
     fig = an.render(json.loads(dumps(data)), an.QUICK)
-    assert fig.axes
+    # one axis; lines: theory curve, GD asymptotic rates (capped at 20 lambda), GD average
+    # rates, flow rate 2 lambda (horizontal), threshold (vertical at 1)
+    assert len(fig.axes) == 1
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 5
+    thr = data["threshold"]
+    etas = np.array([r["eta"] for r in rows])
+    np.testing.assert_allclose(lines[1].get_xdata(), etas / thr, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lines[1].get_ydata(), np.minimum(rates, 20 * data["lambda_flow"]),
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lines[2].get_xdata(), etas / thr, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lines[2].get_ydata(), [r["rate_average"] for r in rows],
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lines[3].get_ydata(), [data["flow_rate"]] * 2, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lines[4].get_xdata(), [1.0, 1.0], rtol=0, atol=0)
+    np.testing.assert_allclose(lines[0].get_xdata()[[0, -1]], [1e-3, 1.0], rtol=1e-12, atol=0)

@@ -24,4 +24,22 @@ def test_portrait_two_layer_invariants_and_render():
         assert abs(wf[0] * wf[1] - 1.0) < 1e-6
         assert abs(wf[0] ** 2 - wf[1] ** 2 - inv[i, 0]) < 1e-8
     fig = m.render(json.loads(dumps(data)), m.QUICK)
-    assert fig.axes
+    # one axis; lines: the saddle marker at the origin, then per flow run (line, start square),
+    # then per GD run (thin line, iterate dots, start square)
+    assert len(fig.axes) == 1
+    lines = fig.axes[0].get_lines()
+    n_flow, n_gd = w.shape[0], len(data["gd_starts"])
+    assert len(lines) == 1 + 2 * n_flow + 3 * n_gd
+    np.testing.assert_array_equal(lines[0].get_xydata(), [[0.0, 0.0]])
+    for i in range(n_flow):
+        drawn = lines[1 + 2 * i]
+        np.testing.assert_allclose(drawn.get_xydata(), w[i][ok[i]], rtol=0, atol=0)
+        np.testing.assert_allclose(lines[2 + 2 * i].get_xydata(), w[i, :1], rtol=0, atol=0)
+    gd_w = np.asarray(data["gd_w"])
+    gd_ok = np.asarray(data["gd_valid"], dtype=bool)
+    for j in range(n_gd):
+        base = 1 + 2 * n_flow + 3 * j
+        np.testing.assert_allclose(lines[base].get_xydata(), gd_w[j][gd_ok[j]], rtol=0, atol=0)
+        np.testing.assert_allclose(lines[base + 1].get_xydata(), gd_w[j][gd_ok[j]],
+                                   rtol=0, atol=0)
+        np.testing.assert_allclose(lines[base + 2].get_xydata(), gd_w[j][:1], rtol=0, atol=0)

@@ -26,4 +26,19 @@ def test_rates_flow_vs_gd_quick():
         assert g["rate"][-1] == pytest.approx(pred, rel=1e-3)
         assert g["rate_asymptotic"] == pytest.approx(pred, rel=1e-8)
     fig = an.render(json.loads(dumps(data)), an.QUICK)
-    assert fig.axes
+    # one axis; lines: flow rate, 2 alpha*, flow asymptote, then per GD run (rate dots, asymptote)
+    assert len(fig.axes) == 1
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 3 + 2 * len(data["gd"])
+    ok = np.isfinite(data["flow_rate"])
+    np.testing.assert_allclose(lines[0].get_xdata(), np.asarray(data["flow_t"])[ok], rtol=0,
+                               atol=0)
+    np.testing.assert_allclose(lines[0].get_ydata(), data["flow_rate"][ok], rtol=0, atol=0)
+    np.testing.assert_allclose(lines[1].get_ydata(), [2 * a, 2 * a], rtol=0, atol=0)
+    np.testing.assert_allclose(lines[2].get_ydata(), [data["flow_rate_asymptotic"]] * 2,
+                               rtol=0, atol=0)
+    for j, g in enumerate(data["gd"]):
+        np.testing.assert_allclose(lines[3 + 2 * j].get_xdata(), g["t"], rtol=0, atol=0)
+        np.testing.assert_allclose(lines[3 + 2 * j].get_ydata(), g["rate"], rtol=0, atol=0)
+        np.testing.assert_allclose(lines[4 + 2 * j].get_ydata(), [g["rate_asymptotic"]] * 2,
+                                   rtol=0, atol=0)
