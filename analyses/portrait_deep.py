@@ -44,15 +44,17 @@ def compute(config: dict) -> dict:
 
 def render(data: dict, config: dict):
     import dlnflow as dl
+    from dlnflow import portrait as portrait_data
     from dlnflow.analyses.portrait_two_layer import overlays
     from dlnflow.plot import portrait, style
 
     L = int(data["depth"])
     prob = dl.Problem.scalar_chain(L, target=float(data["target"]))
     fig, ax = style.figure(columns=1, aspect=1.0)
-    portrait.reduced_portrait(ax, prob, overlays(data), offsets=[0.0] * (L - 2),
-                              signs=[1.0] * (L - 2), extent=data["extent"],
-                              grid=int(data["grid"]))
+    field = portrait_data.reduced_portrait_data(prob, offsets=[0.0] * (L - 2),
+                                                signs=[1.0] * (L - 2), extent=data["extent"],
+                                                grid=int(data["grid"]))
+    portrait.reduced_portrait(ax, field, portrait_data.overlay_runs(overlays(data)))
     ax.set_title(f"depth {L}, $y = {float(data['target']):g}$, surface "
                  "$w_2 = w_3 = w_4$")
     return fig

@@ -65,11 +65,13 @@ def overlays(data: dict) -> list[dict]:
 
 def render(data: dict, config: dict):
     import dlnflow as dl
+    from dlnflow import portrait as portrait_data
     from dlnflow.plot import portrait, style
 
     prob = dl.Problem.scalar_chain(2, target=float(data["target"]))
     fig, ax = style.figure(columns=1, aspect=1.0)
-    portrait.phase_portrait(ax, prob, overlays(data), extent=data["extent"],
-                            grid=int(data["grid"]))
+    field = portrait_data.phase_portrait_data(prob, extent=data["extent"],
+                                              grid=int(data["grid"]))
+    portrait.phase_portrait(ax, field, portrait_data.overlay_runs(overlays(data)))
     ax.set_title(f"$F = (w_2 w_1 - {data['target']:g})^2 / 2$: flow and GD")
     return fig
