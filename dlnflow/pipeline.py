@@ -27,14 +27,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
-import io
 import json
 import os
-import platform
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -43,7 +39,23 @@ from types import ModuleType
 from typing import Any
 
 from .errors import InputError
-from .io import TMP_PREFIX, atomic_write_bytes, dumps, to_jsonable
+from .figure_cache import (
+    CACHE_DIRNAME,
+    hold_out_dir,
+    load_cache_entry,
+    sha256_hex,
+    store_cache_entry,
+)
+from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accepts)
+    FORMATS,
+    _read_json,
+    _write,
+    check_out_dir,
+    figure_bytes,
+    parse_formats,
+)
+from .io import dumps, to_jsonable
+from .provenance import package_versions
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -59,22 +71,10 @@ def _analyses_dir() -> Path:
 
 
 ANALYSES_DIR = _analyses_dir()
-FORMATS = ("pdf", "png", "svg")
 DEFAULT_FORMATS = ("pdf", "png")
 DEFAULT_OUT = Path("figures")
-CACHE_DIRNAME = ".cache"
 MANIFEST = "manifest.json"
-HASH_SUFFIX = ".sha256"
-LOCK_NAME = ".lock"
 REQUIRED = ("NAME", "TITLE", "CONFIG", "QUICK", "compute", "render")
-SAVE_METADATA = {
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
-    "png": {"Software": None},
-    "svg": {"Date": None},
-}
-VERSION_PACKAGES = ("dlnflow", "jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy",
-                    "scipy", "matplotlib", "networkx")
-
 
 @dataclasses.dataclass(frozen=True)
 class Analysis:
@@ -160,155 +160,10 @@ def code_version(analysis: Analysis, pkg_hash: str | None = None) -> str:
     return hashlib.sha256(f"{local}:{pkg_hash or package_hash()}".encode()).hexdigest()
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the numerical packages (provenance)."""
-    out = {"python": platform.python_version()}
-    for pkg in VERSION_PACKAGES:
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
-
-
 def cache_key(name: str, config: dict, quick: bool, code: str) -> str:
     """sha256 of the name, the JSON form of the configuration, the quick flag and the code."""
     text = dumps({"name": name, "config": config, "quick": bool(quick), "code": code})
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-# ------------------------------------------------------------------------------ output
-def check_out_dir(out: str | os.PathLike) -> Path:
-    """Create ``out`` (and its cache folder) and check that files can be written there."""
-    out = Path(out)
-    try:
-        (out / CACHE_DIRNAME).mkdir(parents=True, exist_ok=True)
-        # a unique name: two pipelines starting in one folder must not remove each other's test
-        with tempfile.NamedTemporaryFile(dir=out / CACHE_DIRNAME, prefix=f"{TMP_PREFIX}write-"):
-            pass
-    except OSError as exc:
-        raise InputError(f"output folder {str(out)!r} is not writable "
-                         f"({exc.strerror or exc})") from None
-    return out
-
-
-def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
-    """'pdf,png' -> ('pdf', 'png'); InputError names an unknown format."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    out = []
-    for f in items:
-        f = f.strip().lower().lstrip(".")
-        if f not in FORMATS:
-            raise InputError(f"unknown figure format {f!r}; choose from {', '.join(FORMATS)}")
-        if f not in out:
-            out.append(f)
-    if not out:
-        raise InputError("give at least one figure format")
-    return tuple(out)
-
-
-def figure_bytes(fig: Any, fmt: str) -> bytes:
-    """The Figure saved as ``fmt`` with no timestamps (identical bytes on reruns)."""
-    from .plot.style import paper_style
-
-    buf = io.BytesIO()
-    with paper_style():
-        fig.savefig(buf, format=fmt, metadata=SAVE_METADATA[fmt])
-    return buf.getvalue()
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Atomic write, skipped when the file already holds these bytes; readable permissions."""
-    if path.is_file() and path.read_bytes() == data:
-        return
-    atomic_write_bytes(path, data)          # 0644, like every atomic write
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _read_json(path: Path) -> Any | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-# ------------------------------------------------------------------------------ cache
-def _hash_path(entry: Path) -> Path:
-    return entry.with_name(entry.name + HASH_SUFFIX)
-
-
-def _recorded_hash(entry: Path) -> str | None:
-    """The sha256 recorded beside ``entry`` ("<hex>  <file name>"), None if absent/malformed."""
-    try:
-        text = _hash_path(entry).read_text(encoding="ascii")
-    except (OSError, ValueError):
-        return None
-    parts = text.split()
-    if (len(parts) != 2 or parts[1] != entry.name or len(parts[0]) != 64
-            or any(c not in "0123456789abcdef" for c in parts[0])):
-        return None
-    return parts[0]
-
-
-def load_cache_entry(entry: Path, key: str) -> tuple[dict | None, str | None]:
-    """``(record, None)`` for a trustworthy entry; ``(None, None)`` when there is none;
-    ``(None, why)`` for one that must not be used (its hash, its type or its key is wrong)."""
-    try:
-        blob = entry.read_bytes()
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        return None, f"cache entry is unreadable ({exc.strerror or exc})"
-    recorded = _recorded_hash(entry)
-    if recorded is None:
-        return None, "cache entry has no recorded hash"
-    if recorded != _sha256(blob):
-        return None, "cache entry failed its hash check"
-    try:
-        record = json.loads(blob)
-    except ValueError:
-        return None, "cache entry is not valid JSON"
-    prov = record.get("provenance") if isinstance(record, dict) else None
-    if not isinstance(prov, dict) or "data" not in record or prov.get("key") != key:
-        return None, "cache entry does not match its schema"
-    return record, None
-
-
-def store_cache_entry(entry: Path, record: dict) -> bytes:
-    """Write ``record`` (the bytes of ``<out>/<name>.json``) and then its hash; returns the
-    bytes. The old hash goes first, so a write cut short never leaves a matching pair."""
-    blob = (dumps(record, indent=1) + "\n").encode()
-    _hash_path(entry).unlink(missing_ok=True)
-    atomic_write_bytes(entry, blob)
-    atomic_write_bytes(_hash_path(entry), f"{_sha256(blob)}  {entry.name}\n".encode("ascii"))
-    return blob
-
-
-def _hold_out_dir(out: Path) -> Any:
-    """A shared lock on ``<out>/.cache/.lock`` for the whole run (released when the process
-    ends, killed or not). A run that can take it exclusively first, i.e. with no other pipeline
-    working here, removes the temporary files (``.tmp-*``) that killed runs left behind."""
-    try:
-        import fcntl
-    except ImportError:         # not POSIX: no clean-up (the leftovers are harmless)
-        return None
-    fh = open(out / CACHE_DIRNAME / LOCK_NAME, "a+b")     # held until the run ends
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fcntl.flock(fh, fcntl.LOCK_SH)
-        return fh
-    for folder in (out, out / CACHE_DIRNAME):
-        for p in folder.glob(f"{TMP_PREFIX}*"):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-    fcntl.flock(fh, fcntl.LOCK_SH)
-    return fh
 
 
 # ------------------------------------------------------------------------------ runner
@@ -354,7 +209,7 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
     chosen = select(registry, names)
     out = Path(out) if out is not None else (DEFAULT_OUT / "quick" if quick else DEFAULT_OUT)
     out = check_out_dir(out)
-    lock = _hold_out_dir(out)
+    lock = hold_out_dir(out)
     try:
         pkg = package_hash()
         versions = package_versions()
@@ -411,7 +266,7 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
         data = record["data"]
         data_bytes = (dumps(record, indent=1) + "\n").encode()
         _write(out / f"{an.name}.json", data_bytes)
-        files[f"{an.name}.json"] = _sha256(data_bytes)
+        files[f"{an.name}.json"] = sha256_hex(data_bytes)
         from .plot.style import paper_style
 
         with paper_style():
@@ -420,7 +275,7 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
             for fmt in fmts:
                 blob = figure_bytes(fig, fmt)
                 _write(out / f"{an.name}.{fmt}", blob)
-                files[f"{an.name}.{fmt}"] = _sha256(blob)
+                files[f"{an.name}.{fmt}"] = sha256_hex(blob)
         finally:
             import matplotlib.pyplot as plt
             plt.close(fig)
@@ -429,7 +284,7 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
                 if "/" in fname or fname.startswith("."):
                     raise InputError(f"{an.name}.tables: bad file name {fname!r}")
                 _write(out / fname, text.encode("utf-8"))
-                files[fname] = _sha256(text.encode("utf-8"))
+                files[fname] = sha256_hex(text.encode("utf-8"))
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 (report and go on with the other figures)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from dlnflow import pipeline
+from dlnflow import figure_cache, pipeline
 from dlnflow.cli import main
 
 FIGS = ["agd_plateau", "agd_instance_speedup", "portrait_two_layer"]   # quick: seconds each
@@ -47,8 +47,9 @@ for d in (dlnflow.pipeline.PACKAGE_DIR, dlnflow.pipeline.ANALYSES_DIR):
     assert Path(d).is_relative_to(snap), f"{d} is not in the snapshot {snap}"
 spec = os.environ.get("DLNFLOW_TEST_BLOCK")
 if spec:
+    import dlnflow.figure_cache as dc
+    import dlnflow.figure_output as do
     import dlnflow.io as dio
-    import dlnflow.pipeline as dp
     pattern, _, nth = spec.partition(":")
     nth, seen, real = int(nth or 1), [0], dio.atomic_write_bytes
 
@@ -64,7 +65,7 @@ if spec:
                 time.sleep(3600)
         return real(path, data)
 
-    dio.atomic_write_bytes = dp.atomic_write_bytes = hooked
+    dio.atomic_write_bytes = dc.atomic_write_bytes = do.atomic_write_bytes = hooked
 from dlnflow.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -153,7 +154,7 @@ def clean(tmp_path_factory, env):
 def _assert_same(clean, out: Path, what: list[str]) -> None:
     folder, expected = clean
     got = _tree(out)
-    leftovers = [n for n in got if Path(n).name.startswith(pipeline.TMP_PREFIX)]
+    leftovers = [n for n in got if Path(n).name.startswith(figure_cache.TMP_PREFIX)]
     assert not leftovers, f"temporary files left after {what}: {leftovers}"
     assert sorted(got) == sorted(expected), f"file sets differ after {what}"
     differ = [n for n in expected if got[n] != expected[n]]
@@ -295,7 +296,7 @@ def test_entry_without_a_matching_hash_or_schema_is_recomputed(clean_plateau, tm
     out = tmp_path / "out"
     shutil.copytree(src, out)
     entry = _entry(out)
-    sidecar = entry.with_name(entry.name + pipeline.HASH_SUFFIX)
+    sidecar = entry.with_name(entry.name + figure_cache.HASH_SUFFIX)
     if case == "no hash":                   # a run killed between the entry and its hash
         sidecar.unlink()
         why = "no recorded hash"
@@ -332,16 +333,16 @@ def test_cli_tells_the_user(clean_plateau, tmp_path, capsys):
 def test_stale_temporary_files_go_only_when_no_other_run_holds_the_folder(tmp_path):
     out = pipeline.check_out_dir(tmp_path / "out")
     stale = [out / ".tmp-x.png-abc", out / pipeline.CACHE_DIRNAME / ".tmp-y.json-def"]
-    first = pipeline._hold_out_dir(out)          # a run in progress
+    first = pipeline.hold_out_dir(out)          # a run in progress
     try:
         for p in stale:
             p.write_bytes(b"half")
-        second = pipeline._hold_out_dir(out)     # must not touch the first run's files
+        second = pipeline.hold_out_dir(out)     # must not touch the first run's files
         second.close()
         assert all(p.exists() for p in stale)
     finally:
         first.close()
-    pipeline._hold_out_dir(out).close()          # alone: a killed run's leftovers go
+    pipeline.hold_out_dir(out).close()          # alone: a killed run's leftovers go
     assert not any(p.exists() for p in stale)
 
 

@@ -10,7 +10,6 @@ or rejects it with an InputError naming it.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib
 import importlib.metadata
 import math
@@ -18,32 +17,24 @@ from typing import Any
 
 from ..errors import InputError, check_positive
 from ..problem import Params, Problem
+from ..provenance import package_versions
 from ..resources import check_memory, memory_limit
 from ..systems import AbstractFlow, AbstractMap
 from ..trajectory import Trajectory
 from .diagnose import diagnose
 from .events import event_solver
-from .maps import iterate_map
+from .maps import iterate_map, record_stride
 from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop
 from .progress import Reporter, reporting
 
 __all__ = ["FLOW_SOLVERS", "SaveAt", "Solver", "Stop", "simulate"]
 
 DEFAULT_FLOW_MAX_STEPS = 100_000
+SIMULATE_PACKAGES = ("dlnflow", "jax", "diffrax", "equinox", "numpy", "scipy")
+"""Packages whose versions every Trajectory records (metadata["versions"])."""
 EXPLICIT = ("tsit5", "dopri5", "dopri8", "RK45", "DOP853")
 """Flow solvers without a Jacobian; the others hold one (P x P) per run in flight, so a batch
 whose Jacobians exceed the memory limit is solved in chunks."""
-
-
-@functools.cache
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("dlnflow", "jax", "diffrax", "equinox", "numpy", "scipy"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
 
 
 def _batched(problem: Problem, params0: Any) -> tuple[Params, bool]:
@@ -96,22 +87,21 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     meta = dict(traj.metadata)
     meta.update({"problem": system.problem.describe(), **system.describe(),
                  "stop_at_loss": stop.loss, "optimal_loss": system.problem.optimal_loss,
-                 "versions": dict(_versions())})
+                 "versions": package_versions(SIMULATE_PACKAGES, python=False)})
     return dataclasses.replace(traj, metadata=meta, batched=batched,
                                optimal_loss=system.problem.optimal_loss)
 
 
 def _check_records(system, problem: Problem, params: Params, t1, stop: Stop,
                    save: SaveAt) -> None:
-    """Refuse up front what cannot fit: the records (runs x records x parameters) and, for the
-    implicit solvers, one Jacobian per run (P x P)."""
+    """Refuse up front records that cannot fit (runs x records x parameters); the Jacobians
+    are checked in ``_run_flow``, where the solver is known."""
     B, P = int(params[0].shape[0]), problem.num_params
     if isinstance(system, AbstractMap):
-        steps = stop.max_steps if stop.max_steps is not None else (
-            int(math.ceil(t1 / system.eta)) if t1 is not None and t1 > 0 else 0)
-        every = save.every or max(1, steps // 1000)
-        check_memory(f"recording {B} runs x {steps // every + 1} records x {P} parameters",
-                     float(B) * (steps // every + 1) * (P + 2))
+        steps = _map_budget(system, t1, stop)
+        n_rec = steps // record_stride(save, steps) + 1
+        check_memory(f"recording {B} runs x {n_rec} records x {P} parameters",
+                     float(B) * n_rec * (P + 2))
     else:
         n_rec = 2 + (len(save.ts) if save.ts is not None else 0)
         if save.steps:
@@ -127,12 +117,16 @@ def _run_map(system: AbstractMap, params: Params, t1: float | None, solver: Any,
     if save.ts is not None or save.steps:
         raise InputError("SaveAt.ts and SaveAt.steps apply to flows; a map records every "
                          "SaveAt.every iterations")
-    max_steps = stop.max_steps
-    if max_steps is None:
-        if t1 is None:
-            raise InputError("a map needs Stop.max_steps or t1")
-        max_steps = int(math.ceil(check_positive("t1", t1) / system.eta))
-    return iterate_map(system, params, max_steps, stop, save, fstar)
+    return iterate_map(system, params, _map_budget(system, t1, stop), stop, save, fstar)
+
+
+def _map_budget(system: AbstractMap, t1: float | None, stop: Stop) -> int:
+    """Iterations a map may take: Stop.max_steps, else t1 / eta."""
+    if stop.max_steps is not None:
+        return stop.max_steps
+    if t1 is None:
+        raise InputError("a map needs Stop.max_steps or t1")
+    return int(math.ceil(check_positive("t1", t1) / system.eta))
 
 
 def _run_flow(system: AbstractFlow, params: Params, t1: float | None, solver: Any, stop: Stop,

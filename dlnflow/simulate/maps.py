@@ -229,10 +229,15 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
 
 
 
+def record_stride(save: SaveAt, max_steps: int) -> int:
+    """Iterations between records: SaveAt.every, else about 1,000 records in all."""
+    return save.every if save.every is not None else max(1, max_steps // 1000)
+
+
 def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop, save: SaveAt,
                 fstar: float) -> Trajectory:
     """Run the map from the batch ``params`` for at most ``max_steps`` iterations."""
-    stride = save.every if save.every is not None else max(1, max_steps // 1000)
+    stride = record_stride(save, max_steps)
     thr, has_threshold = stop.threshold, stop.loss is not None
     block = block_size(stride, exact_stall=stop.stall_tol > 0)
     devices = map_devices(int(params[0].shape[0]))
