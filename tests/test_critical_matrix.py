@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from fd import fd_hessian
@@ -88,3 +89,23 @@ def test_bad_problem_raises_input_error():
     X = np.ones((2, 5))
     with pytest.raises(dl.InputError):
         critical_sets(dl.Problem.regression(X, np.ones((1, 5)), depth=2, width=2))
+
+
+@pytest.mark.parametrize("depth", [5, 6])
+def test_zero_point_of_deep_matrix_chain_is_an_order_L_saddle(depth):
+    """At W_l = 0 (S = {}) every layer's Hessian block vanishes for L >= 3 and the first non-zero
+    derivative of F along a joint move t (V_L, ..., V_1) is the L-th: h^(L)(0) = -L! <V_L...V_1,
+    diag(s)>, of either sign, so S = {} is a non-strict saddle of escape order L (it was reported
+    a local minimum when the null space outnumbered the sampled directions)."""
+    problem = dl.Problem.target_matrix(np.diag([1.0, 2.0, 3.0, 4.0]), depth=depth)
+    sets = {c.label: c for c in dl.critical.critical_sets(problem)}
+    zero = sets["S={}"]
+    assert zero.kind == "non_strict_saddle"
+    assert zero.escape_order == depth
+    assert zero.normal_nullity == problem.num_params
+    # an escape direction really descends, with the t^L law: F(0) - F(t v) = c t^L + O(t^2L)
+    v = zero.escape_directions[0]
+    drops = [15.0 - float(problem.loss(problem.unflatten(jnp.asarray(t * v))))
+             for t in (0.05, 0.1)]
+    assert drops[0] > 0
+    assert drops[1] / drops[0] == pytest.approx(2.0 ** depth, rel=1e-3)

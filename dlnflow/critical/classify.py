@@ -103,7 +103,9 @@ def higher_order_test(problem: Problem, params: Params, null_basis: np.ndarray,
                       ) -> tuple[int | None, bool, np.ndarray]:
     """Order q of the first non-zero derivative of F along the null directions, and its sign.
 
-    Samples unit directions v in span(null_basis) (basis vectors, then random combinations);
+    Samples unit directions v in span(null_basis): basis vectors (at most half of them), then
+    random combinations, which move every layer at once (at W = 0 a basis vector changes one
+    layer and leaves the product, hence F, unchanged: only joint moves see the order-L descent);
     q = least k >= 3 with |h_v^(k)(0)| a^k / k! > rtol s^2 for some v (a = s^(1/L) the weight
     scale). Returns (q or None when F is flat to order max_order, descends, escape directions):
     descends is True when some v has h_v^(q)(0) < 0 or q is odd (then -v descends).
@@ -111,7 +113,8 @@ def higher_order_test(problem: Problem, params: Params, null_basis: np.ndarray,
     k = null_basis.shape[1]
     rng = np.random.default_rng(seed)
     coeffs = rng.standard_normal((n_directions, k))   # a fixed count: one compile per shape
-    coeffs[:min(k, n_directions)] = np.eye(k)[:n_directions]
+    n_basis = min(k, n_directions // 2)   # at least half random: with many null directions
+    coeffs[:n_basis] = np.eye(k)[:n_basis]   # basis vectors alone move one layer at a time
     V = coeffs @ null_basis.T
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     L = problem.depth
