@@ -198,7 +198,13 @@ class Problem(eqx.Module):
         return self.loss(self.unflatten(vector))
 
     def hessian(self, params: Params) -> jax.Array:
-        """Hessian of F in the flattened coordinates of :meth:`flatten` (one run)."""
+        """Hessian of F in the flattened coordinates of :meth:`flatten` (one run).
+
+        Refused (InputError) past ``dlnflow.sharpness.DENSE_MAX_PARAMS`` parameters or the
+        memory limit: use Hessian-vector products (``dlnflow.sharpness``, method="lanczos")."""
+        from .sharpness import check_dense  # sharpness imports this module
+
+        check_dense(self.num_params)
         return jax.hessian(self.loss_flat)(self.flatten(params))
 
     # ------------------------------------------------------------------ optimum
