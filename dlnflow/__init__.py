@@ -5,14 +5,15 @@ Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
 * problems: Problem (an architecture, ``Plain`` or ``Residual``, and a loss from ``losses``),
   init (the literature's starts)
 * systems: GradientFlow, ModifiedFlow, EndToEndFlow (flows); GradientDescent, AlignedGD (maps)
-* running: simulate with its options Solver, Stop, SaveAt; Trajectory; Status
+* running: simulate with its options Solver, Stop, SaveAt, Track; Trajectory; Status
 * analysis: invariants, critical, rates, bounds
 * pictures: plot
 * errors: InputError
 
 Further modules are imported by name: ``dlnflow.closed_forms`` and ``dlnflow.scalar_chain``
 (exact references), ``dlnflow.fitting`` (growth laws), ``dlnflow.papers`` (step-size rules),
-``dlnflow.pipeline`` (the figure pipeline of ``dlnflow figures``).
+``dlnflow.pipeline`` (the figure pipeline of ``dlnflow figures``), ``dlnflow.sharpness``
+(top Hessian eigenpairs), ``dlnflow.observables`` (what ``Track`` samples).
 """
 
 from . import (
@@ -29,7 +30,7 @@ from .agd import AlignedGD
 from .architecture import Plain, Residual
 from .errors import InputError
 from .problem import Problem
-from .simulate import SaveAt, Solver, Stop, simulate
+from .simulate import SaveAt, Solver, Stop, Track, simulate
 from .status import Status
 from .systems import EndToEndFlow, GradientDescent, GradientFlow, ModifiedFlow
 from .trajectory import Trajectory
@@ -50,6 +51,7 @@ __all__ = [
     "Solver",
     "Status",
     "Stop",
+    "Track",
     "Trajectory",
     "bounds",
     "critical",

@@ -156,20 +156,26 @@ def sharpness(problem: Problem, params: Params | Any, *, method: str = "auto",
               tol: float = 1e-10, v0: Any = None) -> float | np.ndarray:
     """lambda_max of the Hessian of F(W_1, ..., W_L) = f(W_L...W_1) in the parameters.
 
-    One start: a float. A batch (leading axis on every layer): an array (B,), one per start
-    (Lanczos is then run start by start, ``v0`` warm-starting the first).
+    One start: a float. A batch (leading axis on every layer): an array (B,), one per start.
+    Lanczos then runs start by start, ``v0`` starting the first and each later one starting
+    from the previous start's top eigenvector plus 1% of a fixed random vector (consecutive
+    states of a run: few iterations, and a top eigenvector that changed places is still found).
     """
     X, batch = _flat_points(problem, params)
     n = problem.num_params
     tol = check_positive("tol", tol)
     method = _method(method, n, 1)
     if method == "dense":
-        out = np.asarray(_dense_eigvalsh(problem, X))[:, -1]
+        chunk = max(1, int(2**25 // (n * n)))           # about 256 MB of Hessians at a time
+        out = np.concatenate([np.asarray(_dense_eigvalsh(problem, X[i:i + chunk]))[:, -1]
+                              for i in range(0, X.shape[0], chunk)])
     else:
         v, vals = _check_v0(v0, n), []
+        mix = np.random.default_rng(0).standard_normal(n)
+        mix *= 0.01 / np.linalg.norm(mix)
         for x in X:
             lam, vec = lanczos_at(problem, x, 1, tol, v)
             vals.append(lam[0])
-            v = vec[:, 0]
+            v = vec[:, 0] + mix
         out = np.asarray(vals)
     return float(out[0]) if batch is None else out

@@ -6,6 +6,8 @@ repeat the final state. ``t`` is flow time; for maps t = k eta and ``k`` is the 
 
 Statuses (``Status``) and the statistics schema (``STATS_KEYS``) are defined in ``status.py``.
 ``steps`` is the number of state updates: accepted solver steps (flows) or iterations (maps).
+``tracked`` holds the observables sampled along the runs (``simulate(..., track=Track(...))``),
+one ``Tracked`` per name, with their own sample times.
 """
 
 from __future__ import annotations
@@ -18,6 +20,42 @@ import numpy as np
 from .errors import InputError
 from .problem import Params, Problem
 from .status import Status
+
+
+@dataclasses.dataclass(frozen=True)
+class Tracked:
+    """An observable sampled along each run (``dlnflow.observables``): ``times`` (B, M) flow time
+    (maps: t = k eta, and ``iterations`` (B, M) the iteration k; None for flows), ``values``
+    (B, M, ...). Samples past the end of a run are padding: NaN times, iterations and values."""
+
+    times: np.ndarray
+    values: np.ndarray
+    iterations: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(B, M) bool: True at real samples, False at padding."""
+        return np.isfinite(self.times)
+
+    def run(self, i: int) -> Tracked:
+        """The samples of run i alone (batch axis of length 1 kept), padding trimmed."""
+        sl = (slice(i, i + 1), slice(0, int(self.valid[i].sum())))
+        return Tracked(self.times[sl], self.values[sl],
+                       None if self.iterations is None else self.iterations[sl])
+
+    @classmethod
+    def concatenate(cls, parts: list[Tracked]) -> Tracked:
+        """The runs of ``parts`` as one batch, padded with NaN to the longest."""
+        M = max(p.times.shape[1] for p in parts)
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            width = [(0, 0), (0, M - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
+            return np.pad(np.asarray(a, dtype=float), width, constant_values=np.nan)
+
+        its = None if parts[0].iterations is None else np.concatenate(
+            [pad(p.iterations) for p in parts])
+        return cls(np.concatenate([pad(p.times) for p in parts]),
+                   np.concatenate([pad(p.values) for p in parts]), its)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +78,7 @@ class Trajectory:
     metadata: dict[str, Any]
     optimal_loss: float | None = None   # F* of the problem the system trains
     batched: bool = True
+    tracked: dict[str, Tracked] = dataclasses.field(default_factory=dict)
 
     @property
     def batch_size(self) -> int:
@@ -71,6 +110,7 @@ class Trajectory:
             steps=self.steps[i:i + 1],
             stats={k: v[i:i + 1] for k, v in self.stats.items()},
             batched=False,
+            tracked={k: v.run(i) for k, v in self.tracked.items()},
         )
 
     @classmethod
@@ -103,6 +143,8 @@ class Trajectory:
                                for fs in zip(*[p.params_final for p in parts], strict=True)),
             steps=np.concatenate([p.steps for p in parts]),
             stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
+            tracked={k: Tracked.concatenate([p.tracked[k] for p in parts])
+                     for k in first.tracked},
         )
 
     def scalar_weights(self) -> np.ndarray:

@@ -24,10 +24,11 @@ from ..trajectory import Trajectory
 from .diagnose import diagnose
 from .events import event_solver
 from .maps import iterate_map, record_stride
-from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop
+from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop, Track
 from .progress import Reporter, reporting
+from .track import attach, check_track, flow_save
 
-__all__ = ["FLOW_SOLVERS", "SaveAt", "Solver", "Stop", "simulate"]
+__all__ = ["FLOW_SOLVERS", "SaveAt", "Solver", "Stop", "Track", "simulate"]
 
 DEFAULT_FLOW_MAX_STEPS = 100_000
 SIMULATE_PACKAGES = ("dlnflow", "jax", "diffrax", "equinox", "numpy", "scipy")
@@ -46,13 +47,16 @@ def _batched(problem: Problem, params0: Any) -> tuple[Params, bool]:
 
 def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | None = None,
              solver: Solver | str | None = None, stop: Stop | None = None,
-             save: SaveAt | None = None, progress: bool = False) -> Trajectory:
+             save: SaveAt | None = None, track: Track | None = None,
+             progress: bool = False) -> Trajectory:
     """Run ``system`` from ``params0`` (one start, or a batch with a leading axis).
 
     Flows need the horizon ``t1`` and take a ``solver`` (a ``Solver`` or a solver name; default
     rodas4 at rtol 1e-8, atol 1e-10). Maps run ``stop.max_steps`` iterations (or t1 / eta) and
     take no solver. ``stop`` (``Stop``): excess-loss threshold, step budget, divergence and stall
-    rules; ``save`` (``SaveAt``): what to record besides the start and the end. ``progress``:
+    rules; ``save`` (``SaveAt``): what to record besides the start and the end; ``track``
+    (``Track``): observables such as the sharpness sampled along the runs into
+    ``Trajectory.tracked`` (maps: every k iterations; flows: every Delta t). ``progress``:
     report on stderr how far a run that takes more than two seconds has got (maps, rodas4 and
     scipy; diffrax solves are not reported).
 
@@ -70,6 +74,7 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     problem = system.state_problem
     params, batched = _batched(problem, params0)
     _check_records(system, problem, params, t1, stop, save)
+    track = check_track(track, system, problem, int(params[0].shape[0]), t1, stop.max_steps)
     fstar = float(system.problem.optimal_loss or 0.0)
     B = int(params[0].shape[0])
     reporter = None
@@ -82,8 +87,9 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
         if isinstance(system, AbstractMap):
             traj = _run_map(system, params, t1, solver, stop, save, fstar)
         else:
-            traj = _run_flow(system, params, t1, solver, stop, save, fstar)
-    traj = diagnose(system, traj, stop)
+            traj = _run_flow(system, params, t1, solver, stop, flow_save(save, track, t1),
+                             fstar)
+    traj = attach(system, diagnose(system, traj, stop), track, save, t1)
     meta = dict(traj.metadata)
     meta.update({"problem": system.problem.describe(), **system.describe(),
                  "stop_at_loss": stop.loss, "optimal_loss": system.problem.optimal_loss,

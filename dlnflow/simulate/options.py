@@ -13,13 +13,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import InputError, check_finite, check_positive, check_positive_int
+from ..errors import InputError, check_finite, check_positive, check_positive_int, show
+from ..observables import check_names
 
 FLOW_SOLVERS = {
     "rodas4": "rodas4",
     "kvaerno3": "diffrax", "kvaerno4": "diffrax", "kvaerno5": "diffrax",
     "tsit5": "diffrax", "dopri5": "diffrax", "dopri8": "diffrax",
     "Radau": "scipy", "BDF": "scipy", "LSODA": "scipy", "RK45": "scipy", "DOP853": "scipy",
+    "reduction": "reduction",
 }
 """Flow solver -> backend module: dlnflow's batched RODAS4, diffrax (vmapped), scipy (per run)."""
 
@@ -116,3 +118,35 @@ class SaveAt:
         if ts.size and ts[-1] > t1:
             raise InputError(f"SaveAt.ts must lie in [0, t1={t1:g}], got {ts[-1]:g}")
         return ts
+
+
+@dataclasses.dataclass(frozen=True)
+class Track:
+    """Observables sampled along every run into ``Trajectory.tracked`` (``dlnflow.observables``:
+    sharpness, singular_values, effective_rank, nuclear_norm, recovery_error).
+
+    ``every``: for maps the number of iterations between samples (an integer; samples at
+    k = 0, every, 2 every, ... before each run's last iteration, and that last iteration); for
+    flows the flow-time spacing (samples at t = 0, every, 2 every, ... before each run's final
+    time, and the final time). The loss records (``SaveAt``) are the same with or without
+    tracking. ``method`` and ``tol``: how the sharpness is computed (``dlnflow.sharpness``).
+    """
+
+    names: tuple[str, ...] = ("sharpness",)
+    every: float = 1
+    method: str = "auto"
+    tol: float = 1e-10
+
+    def __post_init__(self):
+        object.__setattr__(self, "names", check_names(self.names))
+        every = check_positive("Track.every", self.every)
+        object.__setattr__(self, "every", int(every) if every == int(every) else every)
+        if self.method not in ("auto", "dense", "lanczos"):
+            raise InputError(f"Track.method must be auto, dense or lanczos, got "
+                             f"{show(self.method)}")
+        object.__setattr__(self, "tol", check_positive("Track.tol", self.tol))
+
+    def describe(self) -> dict:
+        """JSON-ready provenance."""
+        return {"names": list(self.names), "every": self.every, "method": self.method,
+                "tol": self.tol}
