@@ -67,3 +67,45 @@ def zou_eta(depth: int, A: Any, B: Any, X: Any) -> float:
     ab2 = float(np.linalg.norm(np.asarray(A, float), 2) ** 2
                 * np.linalg.norm(np.asarray(B, float), 2) ** 2)
     return X.shape[1] / (depth * ab2 * _spectral_sq(X))
+
+
+def xu_eta_max(constants: Any, d: float = 2.0) -> float:
+    """Xu, Min, Tarmoun, Mallada, Vidal (TMLR 2025), Theorem E.1 with c = 1/2 (Theorem 3.2 is
+    d = 2; their experiments use d = 1.01): any constant step 0 < eta < eta_max, or a schedule
+    eta_0 <= eta_t <= min((1 + eta_0^d)^(t/2) eta_0, 1/K_t), contracts the loss by rho_bar per
+    step. ``constants`` is bounds.xu_constants(problem, start) (alpha_1 > 0 needed);
+
+        eta_max = min(eta1, eta2, log(1 + alpha_1 / (2 alpha_2))^2),
+
+    eta1 the root of eta K_bar_0(eta) = 1 (eq. 101), eta2 the least positive root of
+    4 K F(0) eta^2 = (1 - exp(-sqrt(eta))) (1 - (1 + eta^d) rho_bar(eta)) (eq. 102; inf if none).
+    For our losses, which carry no extra factor, the step is the paper's as it stands."""
+    import scipy.optimize
+
+    from .bounds.gd import xu_contraction_gap, xu_K_bar0
+    from .errors import InputError
+
+    c = constants
+    if not c.alpha1 > 0:
+        raise InputError(f"Xu et al.'s step-size rule needs alpha_1 > 0, got {c.alpha1:.3g}")
+    eta3 = float(np.log1p(c.alpha1 / (2.0 * c.alpha2)) ** 2)
+    g1 = lambda e: e * xu_K_bar0(c, e) - 1.0  # noqa: E731
+    hi = 1.0
+    while g1(hi) < 0:
+        hi *= 2.0
+    eta1 = scipy.optimize.brentq(g1, 0.0, hi, xtol=1e-15, rtol=1e-13)
+    cap = min(eta1, eta3)
+
+    def g2(e: Any) -> Any:
+        gap = xu_contraction_gap(c, e)                      # 1 - rho_bar
+        return -np.expm1(-np.sqrt(e)) * (gap - e**d * (1 - gap)) - 4 * c.K * c.loss0 * e**2
+
+    grid = cap * np.logspace(-9, 0, 901)
+    vals = g2(grid)
+    neg = np.flatnonzero(vals < 0)
+    eta2 = np.inf
+    if neg.size:
+        j = int(neg[0])
+        eta2 = (scipy.optimize.brentq(g2, grid[j - 1], grid[j], xtol=1e-15, rtol=1e-13)
+                if j > 0 else 0.0)
+    return float(min(eta1, eta2, eta3))

@@ -1,4 +1,4 @@
-"""Convergence-rate bounds from the theory: Min-Vidal-Mallada's alpha*, Arora et al.'s margins.
+"""Min-Vidal-Mallada's alpha* of scalar chains (ICML 2023, Sec. 4.2 and poster, seed 004).
 
 Gradient flow gives d/dt (F - F*) = -||grad F||^2. When ||grad F||^2 >= K lambda_min(T_w) (F - F*)
 (T_w the preconditioner of the induced flow, K = 2 for f = 0.5 (p - y)^2), the flow obeys
@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.optimize
 
-from .errors import InputError, check_finite, check_finite_array, float_array
-from .losses import SquareTarget
+from ..errors import InputError, check_finite, check_finite_array, float_array
+from ..losses import SquareTarget
 
 if TYPE_CHECKING:
-    from .problem import Problem
-    from .trajectory import Trajectory
+    from ..trajectory import Trajectory
 
 
 def scalar_margin(weights: Any, target: float) -> float:
@@ -83,40 +82,13 @@ def alpha_star_two_layer_scalar(d: float, margin: float) -> float:
     return float(np.hypot(check_finite("d", d), 2.0 * check_finite("margin", margin)))
 
 
-def two_layer_preconditioner_min(W1: Any, W2: Any) -> float:
-    """lambda_min of T(G) = W_2 W_2^T G + G W_1^T W_1 (W = W_2 W_1): the sum of the least
-    eigenvalues of W_2 W_2^T (d_2 x d_2) and W_1^T W_1 (d_0 x d_0)."""
-    W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
-    return float(np.linalg.eigvalsh(W2 @ W2.T)[0] + np.linalg.eigvalsh(W1.T @ W1)[0])
-
-
-def two_layer_matrix_bound(W1: Any, W2: Any) -> float:
-    """Lower bound on lambda_min(T) from the imbalance D = W_2^T W_2 - W_1 W_1^T (conserved):
-    [lambda_min(D)]_+ + [lambda_min(-D)]_+ (W_2^T W_2 >= D, W_1 W_1^T >= -D), each term counted
-    only when the hidden width d_1 is at least d_2 (resp. d_0), so that W_2 W_2^T (resp.
-    W_1^T W_1) inherits the bound. With d_1 > max(d_0, d_2) both terms vanish (D has
-    eigenvalues of both signs or zero): the bound is informative only for d_1 = d_2 or d_1 = d_0.
-    """
-    W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
-    if W1.ndim != 2 or W2.ndim != 2 or W2.shape[1] != W1.shape[0]:
-        raise InputError(f"W1 (d1, d0) and W2 (d2, d1) must chain, got {W1.shape}, {W2.shape}")
-    check_finite_array("W1", W1)
-    check_finite_array("W2", W2)
-    D = W2.T @ W2 - W1 @ W1.T
-    ev = np.linalg.eigvalsh(D)
-    d0, d1, d2 = W1.shape[1], W1.shape[0], W2.shape[0]
-    pos = max(ev[0], 0.0) if d1 >= d2 else 0.0
-    neg = max(-ev[-1], 0.0) if d1 >= d0 else 0.0
-    return float(pos + neg)
-
-
 def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9) -> dict:
     """Check that the local flow rate ||grad F||^2 / (F - F*) >= K alpha* at every record.
 
     Scalar chains with the square loss (K = 2); one entry per run: alpha_star (None when the
     margin is not positive), min_rate, min_ratio = min_rate / (K alpha*), holds (bool).
     """
-    from .rates import local_rate
+    from ..rates import local_rate
 
     prob = trajectory.problem
     if not prob.is_scalar_chain or not isinstance(prob.objective, SquareTarget):
@@ -135,40 +107,6 @@ def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9)
         else:
             out.append({"alpha_star": None, "min_rate": rmin, "min_ratio": None, "holds": None})
     return {"K": K, "runs": out}
-
-
-def _plain_minimiser(problem: Problem) -> np.ndarray:
-    """Phi = W* (``Problem.optimal_product``) of a plain network; InputError otherwise."""
-    from .architecture import Plain
-
-    Phi = problem.optimal_product
-    if Phi is None or not isinstance(problem.architecture, Plain):
-        raise InputError("deficiency margin needs a plain (non-residual) network and a loss with "
-                         "a known minimiser (target or regression)")
-    return Phi
-
-
-def deficiency_margin(problem: Problem, params: Any) -> np.ndarray:
-    """Arora, Cohen, Golowich, Hu (2019): c = sigma_min(Phi) - ||W(0) - Phi||_F (positive means
-    ||W(0) - Phi||_F <= sigma_min(Phi) - c holds with that c). One value per run."""
-    p, batch = problem.check_params(params)
-    Phi = _plain_minimiser(problem)
-    smin = float(np.linalg.svd(Phi, compute_uv=False).min())
-    W = np.asarray(problem.end_to_end(p))
-    dist = np.sqrt(np.sum((W - Phi) ** 2, axis=(-2, -1)))
-    return smin - dist if batch is not None else np.asarray(smin - dist)
-
-
-def balancedness(problem: Problem, params: Any) -> np.ndarray:
-    """Approximate balancedness delta = max_l ||D_l||_F, D_l = W_(l+1)^T W_(l+1) - W_l W_l^T."""
-    from .invariants import imbalance
-
-    p, _ = problem.check_params(params)
-    D = imbalance(p, problem)
-    if not D:
-        return np.zeros(np.shape(p[0])[:-2])
-    norms = [np.sqrt(np.sum(np.asarray(d) ** 2, axis=(-2, -1))) for d in D]
-    return np.max(np.stack(norms), axis=0)
 
 
 def _weights(weights: Any) -> np.ndarray:
