@@ -180,3 +180,243 @@ def test_rate_bound_check_reports_missing_margin():
         bounds.rate_bound_check(dl.simulate(
             dl.GradientFlow(dl.Problem.scalar_chain(2, 1.0, loss="lp")),
             prob.scalar_params(w[0]), t1=0.1, solver="DOP853"))
+
+
+# ---- Min-Vidal-Mallada two-layer matrix bound (Lemma 3, Theorem 1) and deep bound (Theorem 3)
+
+def _lambda_min_T(layers):
+    """lambda_min of T(G) = sum_l P_l P_l^T G Q_l^T Q_l, P_l = W_L...W_(l+1), Q_l = W_(l-1)...W_1,
+    built as a matrix (row-major vec: kron(A, B^T)) and diagonalised: an independent reference."""
+    Ws = [np.asarray(W, float) for W in layers]
+    n, m = Ws[-1].shape[0], Ws[0].shape[1]
+    T = np.zeros((n * m, n * m))
+    for l in range(len(Ws)):
+        P, Q = np.eye(n), np.eye(m)
+        for W in Ws[l + 1:][::-1]:
+            P = P @ W
+        for W in Ws[:l]:
+            Q = W @ Q
+        T += np.kron(P @ P.T, (Q.T @ Q).T)
+    return np.linalg.eigvalsh(T)[0]
+
+
+def test_lemma3_bound_random_draws_and_pairing():
+    """Lemma 3 (with s_in paired to Delta_+, s_out to Delta_-) never exceeds lambda_min(T) on 3000
+    draws, and is never below Delta (>= the cruder [lambda_min(D)]_+ + [lambda_min(-D)]_+). The
+    paper's printed pairing (sigma_n with Delta_+) is violated for n != m: the draw below."""
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        n, m = (int(x) for x in rng.integers(1, 4, size=2))
+        h = int(rng.integers(max(n, m), 6))
+        W1 = rng.normal(size=(h, m)) * rng.uniform(0.1, 2)
+        W2 = rng.normal(size=(n, h)) * rng.uniform(0.1, 2)
+        lam = _lambda_min_T([W1, W2])
+        b = bounds.two_layer_lambda_bound(W1, W2)
+        d = bounds.imbalance_gaps(W1, W2)[2]
+        assert lam >= b - 1e-9 * max(1.0, lam)
+        assert b >= d - 1e-12 and d >= bounds.two_layer_matrix_bound(W1, W2) - 1e-12
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.normal(size=(3, 1)), rng.normal(size=(3, 3))        # n = 3 > m = 1, h = 3
+    dp, dm, d = bounds.imbalance_gaps(W1, W2)
+    W = W2 @ W1
+    s_min2 = float(np.linalg.eigvalsh(W.T @ W)[0])                    # sigma_m(W)^2; sigma_n = 0
+    printed = 0.5 * (-dp + np.hypot(dp + d, 0.0) - dm + np.sqrt((dm + d) ** 2 + 4 * s_min2))
+    assert printed > _lambda_min_T([W1, W2]) + 0.1
+    assert bounds.two_layer_lambda_bound(W1, W2) <= _lambda_min_T([W1, W2]) + 1e-12
+
+
+def test_lemma3_exact_for_vector_layers():
+    """n = m = 1 (W_1 = a, W_2 = b^T): lambda_min(T) = |a|^2 + |b|^2 = sqrt(Delta^2 + 4 p^2),
+    since Delta^2 = (|b|^2 - |a|^2)^2 + 4 |a|^2 |b|^2 sin^2, p = |a| |b| cos: Lemma 3 is tight."""
+    rng = np.random.default_rng(4)
+    for h in (2, 3, 5):
+        for _ in range(50):
+            a, b = rng.normal(size=(h, 1)), rng.normal(size=(1, h))
+            exact = float(np.sum(a**2) + np.sum(b**2))
+            assert bounds.two_layer_lambda_bound(a, b) == pytest.approx(exact, rel=1e-10)
+
+
+def test_alpha_two_layer_reduces_to_scalar_alpha_star():
+    """1 x 1 layers, and aligned vector layers (W_1 = w_1 u, W_2 = w_2 u^T), are the scalar chain:
+    Theorem 1's alpha equals the exact scalar alpha* = sqrt(d^2 + 4 c^2)."""
+    rng = np.random.default_rng(9)
+    checked = 0
+    for _ in range(100):
+        w = rng.normal(size=2) * 1.3
+        y = float(rng.normal() * 2)
+        if bounds.scalar_margin(w, y) <= 1e-3:
+            continue
+        ref = bounds.alpha_star_scalar(w, y)
+        prob = dl.Problem.target_matrix([[y]], widths=[1, 1, 1])
+        assert bounds.alpha_two_layer(prob, ([[w[0]]], [[w[1]]])) == pytest.approx(ref, rel=1e-12)
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        prob3 = dl.Problem.target_matrix([[y]], widths=[1, 3, 1])
+        a3 = bounds.alpha_two_layer(prob3, (w[0] * u[:, None], w[1] * u[None, :]))
+        assert a3 == pytest.approx(ref, rel=1e-10)
+        checked += 1
+    assert checked > 30
+
+
+def _flow_rates(prob, params, t1=3.0, n=61):
+    tr = dl.simulate(dl.GradientFlow(prob), params, t1=t1,
+                     save=SaveAt(ts=np.linspace(0, t1, n)[1:-1]),
+                     solver=Solver("DOP853", rtol=1e-10, atol=1e-12))
+    _, rate = local_rate(tr)
+    return tr, rate
+
+
+def test_flow_rate_above_theorem_1_on_random_matrix_starts():
+    """40 random imbalanced two-layer starts (n = m = 2, h = 3, square target, gamma = 2): the
+    least measured local rate >= 2 alpha (Theorem 1); the bound is not vacuous (alpha > 0) and
+    tight where the theory says so: vector layers with 0 < p(0) < y start on |p| = margin."""
+    rng = np.random.default_rng(21)
+    Phi = np.array([[1.5, 0.4], [-0.2, 1.0]])
+    prob = dl.Problem.target_matrix(Phi, widths=[2, 3, 2])
+    W1 = rng.normal(size=(40, 3, 2)) * rng.uniform(0.2, 1.5, size=(40, 1, 1))
+    W2 = rng.normal(size=(40, 2, 3)) * rng.uniform(0.2, 1.5, size=(40, 1, 1))
+    tr, rate = _flow_rates(prob, (W1, W2))
+    alphas = np.array([bounds.alpha_two_layer(prob, (W1[i], W2[i])) for i in range(40)])
+    assert np.all(alphas > 0)
+    rmin = np.nanmin(rate, axis=1)
+    assert np.all(rmin >= 2 * alphas * (1 - 1e-8))
+    # the imbalance bound is conserved along the flow
+    D0 = bounds.imbalance_gaps(W1[3], W2[3])
+    D1 = bounds.imbalance_gaps(tr.params[0][3, -1], tr.params[1][3, -1])
+    np.testing.assert_allclose(D1, D0, rtol=1e-7, atol=1e-9)
+    # equality case: vector layers, 0 < p(0) < y: rate(0) = 2 (|a|^2 + |b|^2) = 2 alpha
+    y = 2.0
+    pv = dl.Problem.target_matrix([[y]], widths=[1, 3, 1])
+    a, b = np.array([[0.6], [0.2], [-0.1]]), np.array([[0.9, -0.3, 0.4]])
+    assert 0 < float((b @ a)[0, 0]) < y
+    _, rv = _flow_rates(pv, (a, b))
+    alpha = bounds.alpha_two_layer(pv, (a, b))
+    assert rv[0, 0] == pytest.approx(2 * alpha, rel=1e-10)
+    assert np.nanmin(rv) >= 2 * alpha * (1 - 1e-10)
+
+
+def test_flow_rate_above_theorem_1_regression():
+    """Regression 0.5/n ||W X - Y||^2 with X X^T invertible: K != mu, gamma = 2 mu and the margin
+    carries sqrt(K/mu) (Lemma B.1); least local rate >= gamma alpha."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2, 8))
+    Wt = np.array([[1.2, 0.3], [0.1, 0.9]])
+    prob = dl.Problem.regression(X, Wt @ X, widths=[2, 3, 2])
+    qc = bounds.quadratic_constants(prob)
+    ev = np.linalg.eigvalsh(X @ X.T / 8)
+    assert (qc.K, qc.mu) == pytest.approx((ev[-1], ev[0]))
+    np.testing.assert_allclose(qc.Wstar, Wt, atol=1e-12)
+    W1 = rng.normal(size=(8, 3, 2)) * 0.8
+    W2 = rng.normal(size=(8, 2, 3)) * 0.8
+    _, rate = _flow_rates(prob, (W1, W2), t1=4.0)
+    for i in range(8):
+        a = bounds.alpha_two_layer(prob, (W1[i], W2[i]))
+        assert a > 0 and np.nanmin(rate[i]) >= 2 * qc.mu * a * (1 - 1e-8)
+
+
+def _unimodal(rng, L, d, lstar, homogeneous):
+    """Paper-orientation layers V_1 (output) ... V_L, unimodal with index l*, returned in our
+    order (W_1 = V_L, ..., W_L = V_1): D_l >= 0 for l < l*, D_l <= 0 for l >= l*."""
+    def sqrtm(M):
+        e, U = np.linalg.eigh(M)
+        return U @ np.diag(np.sqrt(np.maximum(e, 0))) @ U.T
+
+    def orth():
+        return np.linalg.qr(rng.normal(size=(d, d)))[0]
+
+    def S():
+        if homogeneous:
+            return rng.uniform(0.05, 1.0) * np.eye(d)
+        A = rng.normal(size=(d, d))
+        return A @ A.T * rng.uniform(0.05, 0.5)
+
+    V = [None] * (L + 1)                       # 1-based
+    V[lstar] = rng.normal(size=(d, d)) * 0.8
+    if homogeneous:                            # homogeneous: V_l* = U Sigma U'^T, diagonal Sigma
+        V[lstar] = orth() @ np.diag(rng.uniform(0.4, 1.2, size=d)) @ orth()
+    for l in range(lstar - 1, 0, -1):          # V_l^T V_l = V_(l+1) V_(l+1)^T + S
+        V[l] = orth() @ sqrtm(V[l + 1] @ V[l + 1].T + S())
+    for l in range(lstar, L):                  # V_(l+1) V_(l+1)^T = V_l^T V_l + S
+        V[l + 1] = sqrtm(V[l].T @ V[l] + S()) @ orth()
+    return [V[l] for l in range(L, 0, -1)]
+
+
+@pytest.mark.parametrize("L", [3, 4])
+def test_deep_bound_theorem_3_random_unimodal(L):
+    """Theorem 3: lambda_min(T) >= prod d~(i) (18) for unimodal weights, every index l*, and
+    >= sqrt(prod^2 + (L sigma_min(W)^(2-2/L))^2) (19) under homogeneous imbalance."""
+    rng = np.random.default_rng(L)
+    for hom in (False, True):
+        for _ in range(60):
+            lstar = int(rng.integers(1, L + 1))
+            layers = _unimodal(rng, L, 2, lstar, hom)
+            assert bounds.is_homogeneous(layers) == hom
+            b = bounds.deep_lambda_bound(layers)
+            assert b > 0
+            assert _lambda_min_T(layers) >= b * (1 - 1e-9)
+
+
+def test_cumulative_imbalances_closed_forms():
+    """Scalar chains (sorted by |w|): d~(i) = w_(i)^2 - w_min^2. Homogeneous matrix weights with
+    D_l = d_l I (paper orientation, l* = L): d~(i) = sum_{l >= i} d_l."""
+    w = [0.7, -1.3, 0.9, 1.1]
+    layers = [np.array([[x]]) for x in w]
+    lstar, dt = bounds.cumulative_imbalances(layers)
+    s = np.sort(np.square(w))[::-1]
+    np.testing.assert_allclose(dt, s[:-1] - s[-1], rtol=1e-14)
+    assert lstar == 4
+    rng = np.random.default_rng(2)
+    Q = [np.linalg.qr(rng.normal(size=(2, 2)))[0] for _ in range(4)]
+    sig2 = [np.array([0.5, 0.8]) + c for c in (0.0, 0.3, 0.7)]   # V_3, V_2, V_1 squared
+    V = [Q[i] @ np.diag(np.sqrt(sig2[2 - i])) @ Q[i + 1].T for i in range(3)]   # V_1..V_3
+    _, dt = bounds.cumulative_imbalances(V[::-1])
+    np.testing.assert_allclose(dt, [0.4 + 0.3, 0.3], rtol=1e-12)
+
+
+def test_deep_bound_against_scalar_alpha_star():
+    """Scalar chains: Corollary 2 equals the exact alpha* for L = 2 and for balanced chains
+    (L c^(2-2/L)); for L >= 3 it never exceeds it (alpha* is the minimum over the reachable set)."""
+    y = 1.5
+    for L in (2, 3, 4, 5):
+        prob = dl.Problem.scalar_chain(L, y)
+        wb = np.full(L, 0.8)
+        c = bounds.scalar_margin(wb, y)
+        assert bounds.alpha_deep(prob, prob.scalar_params(wb)) == pytest.approx(
+            L * c ** (2 - 2 / L), rel=1e-12)
+        assert bounds.alpha_star_scalar(wb, y) == pytest.approx(L * c ** (2 - 2 / L), rel=1e-9)
+        rng = np.random.default_rng(L)
+        for _ in range(30):
+            w = rng.uniform(0.5, 1.4, size=L)
+            if bounds.scalar_margin(w, y) <= 0.01:
+                continue
+            ad = bounds.alpha_deep(prob, prob.scalar_params(w))
+            ex = bounds.alpha_star_scalar(w, y)
+            if L == 2:
+                assert ad == pytest.approx(ex, rel=1e-12)
+            assert ad <= ex * (1 + 1e-12)
+
+
+def test_deep_homogeneous_flow_rate_above_corollary_2():
+    """Three 2 x 2 layers with homogeneous imbalance (random orthogonal frames, target not aligned
+    with them): least local flow rate >= 2 alpha_L (Corollary 2, with the margin)."""
+    rng = np.random.default_rng(8)
+    done = 0
+    for _ in range(12):
+        layers = _unimodal(rng, 3, 2, int(rng.integers(1, 4)), True)
+        W = layers[2] @ layers[1] @ layers[0]
+        Phi = W + 0.1 * rng.normal(size=(2, 2))
+        prob = dl.Problem.target_matrix(Phi, widths=[2, 2, 2, 2])
+        if bounds.product_margins(prob, W).min <= 0:
+            continue
+        a = bounds.alpha_deep(prob, tuple(layers))
+        _, rate = _flow_rates(prob, tuple(layers), t1=2.0, n=41)
+        assert np.nanmin(rate) >= 2 * a * (1 - 1e-8)
+        done += 1
+    assert done >= 6
+
+
+def test_deep_bound_rejects_non_unimodal():
+    with pytest.raises(InputError, match="unimodal"):
+        bounds.cumulative_imbalances([np.diag([1.0, 0.2]), np.eye(2), np.diag([0.5, 1.5])])
+    with pytest.raises(InputError, match="h >= max"):
+        bounds.imbalance_gaps(np.ones((1, 2)), np.ones((2, 1)))
