@@ -157,3 +157,17 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
+
+
+def tracked_pairs(traj: Any, name: str, n: int, iterations: bool) -> dict[str, Any]:
+    """{name: [[x, value], ...] per start, name_final: value per start} from
+    ``traj.tracked[name]``; x is the iteration (maps, ``iterations=True``) or the time t."""
+    tr = traj.tracked[name]
+    pairs, finals = [], []
+    for b in range(traj.batch_size):
+        m = int(tr.valid[b].sum())
+        xs = tr.iterations[b, :m].astype(int).tolist() if iterations else tr.times[b, :m].tolist()
+        vals = tr.values[b, :m].tolist()
+        pairs.append([[x, v] for x, v in zip(xs, vals, strict=True)])
+        finals.append(vals[-1])
+    return {name: per_run(pairs, n), f"{name}_final": per_run(finals, n)}

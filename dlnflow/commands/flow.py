@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InputError, check_positive, show
 from ..invariants import drift
-from ..simulate import FLOW_SOLVERS, Solver, Stop, simulate
+from ..simulate import FLOW_SOLVERS, Solver, Stop, Track, simulate
 from ..systems import GradientFlow
 from ._common import (
     add_problem_arguments,
@@ -18,6 +18,7 @@ from ._common import (
     emit,
     integer,
     per_run,
+    tracked_pairs,
 )
 
 NAME = "flow"
@@ -36,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop when F - F* reaches this value")
     parser.add_argument("--max-steps", type=integer(1), default=None,
                         help="cap on attempted solver steps (default 100000)")
+    parser.add_argument("--track-sharpness", type=str, default=None, metavar="DT",
+                        help="record the sharpness (top Hessian eigenvalue) at t = 0, DT, "
+                             "2 DT, ... and at the final time (JSON keys sharpness, "
+                             "sharpness_final)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,8 +55,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--solver: unknown solver {show(args.solver)}; choose one of "
                          f"{', '.join(FLOW_SOLVERS)}")
     solver = Solver(args.solver, rtol=rtol, atol=atol)
+    track = None
+    if args.track_sharpness is not None:
+        track = Track(("sharpness",), every=check_positive("--track-sharpness",
+                                                           args.track_sharpness))
     traj = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
-                    stop=Stop(loss=stop, max_steps=args.max_steps), progress=True)
+                    stop=Stop(loss=stop, max_steps=args.max_steps), track=track,
+                    progress=True)
     d = drift(traj)
     out = {
         "status": per_run([str(s) for s in traj.status], n),
@@ -69,5 +79,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"start {i}: {traj.status[i]} at t={traj.t_final[i]:.6g}, "
                      f"loss={traj.loss_final[i]:.3e}, steps={int(traj.steps[i])}, "
                      f"imbalance drift={d[i]:.2e}{msg}")
+    if track is not None:
+        out.update(tracked_pairs(traj, "sharpness", n, iterations=False))
+        lines.append("final sharpness: " + ", ".join(
+            f"{v:.6g}" for v in np.atleast_1d(out["sharpness_final"])))
     emit(out, args.json, "\n".join(lines))
     return 0

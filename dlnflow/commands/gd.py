@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import check_positive, check_positive_int
 from ..invariants import drift
-from ..simulate import Stop, simulate
+from ..simulate import Stop, Track, simulate
 from ..systems import GradientDescent
 from ._common import (
     add_problem_arguments,
@@ -18,6 +18,7 @@ from ._common import (
     emit,
     integer,
     per_run,
+    tracked_pairs,
 )
 
 NAME = "gd"
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=integer(1), default=100_000, help="iteration cap")
     parser.add_argument("--stop-at-loss", type=str, default=None,
                         help="stop when F - F* reaches this value")
+    parser.add_argument("--track-sharpness", type=integer(1), default=None, metavar="K",
+                        help="record the sharpness (top Hessian eigenvalue) every K iterations "
+                             "and at the last one (JSON keys sharpness, sharpness_final)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     max_steps = check_positive_int("--max-steps", args.max_steps)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
+    track = None if args.track_sharpness is None else Track(("sharpness",),
+                                                            every=args.track_sharpness)
     traj = simulate(GradientDescent(problem, eta), params,
-                    stop=Stop(loss=stop, max_steps=max_steps), progress=True)
+                    stop=Stop(loss=stop, max_steps=max_steps), track=track, progress=True)
     d = drift(traj)
     out = {
         "status": per_run([str(s) for s in traj.status], n),
@@ -54,5 +60,9 @@ def run(args: argparse.Namespace) -> int:
         msg = f"  [{traj.messages[i]}]" if traj.messages[i] else ""
         lines.append(f"start {i}: {traj.status[i]} after {int(traj.iterations[i])} iterations, "
                      f"loss={traj.loss_final[i]:.3e}, imbalance change={d[i]:.2e}{msg}")
+    if track is not None:
+        out.update(tracked_pairs(traj, "sharpness", n, iterations=True))
+        lines.append("final sharpness: " + ", ".join(
+            f"{v:.6g}" for v in np.atleast_1d(out["sharpness_final"])))
     emit(out, args.json, "\n".join(lines))
     return 0
