@@ -3,18 +3,26 @@
 Under the flow every w_i^2 - w_j^2 is constant, so with m the index of the least |w_i| and
 D_i = w_i^2(0) - w_m^2(0) >= 0 we have w_i = s_i sqrt(x^2 + D_i) (i != m, sign s_i fixed while
 D_i > 0; w_i = (w_i/w_m)(0) x when D_i = 0) and x = w_m obeys the scalar ODE
-x' = -f'(p(x)) prod_{j != m} w_j(x). Only the least weight can cross zero. Solved with scipy at
-tight tolerance this is an oracle for the full flow, independent of the diffrax path.
+x' = -c f'(c p(x)) prod_{j != m} w_j(x) (c the output scale). Only the least weight can cross
+zero. Solved with scipy at tight tolerance this is an oracle for the full flow, independent of
+the diffrax path; ``simulate`` offers it as the flow solver ``"reduction"``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+from collections.abc import Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
 
 from .errors import InputError
+from .losses import AbstractLoss
+from .losses.base import QuadraticLoss
 from .problem import Problem
 
 
@@ -33,6 +41,24 @@ class ReducedChain:
         w = np.where(self.offsets > 0, self.ratios * mag, self.ratios * x)
         return w
 
+    @functools.cached_property
+    def _terms(self) -> tuple[tuple[float, float], ...]:
+        """(D_i, s_i) of the weights other than the least, as floats (a fast scalar loop)."""
+        keep = np.arange(self.offsets.size) != self.least
+        return tuple(zip(self.offsets[keep].tolist(), self.ratios[keep].tolist(), strict=True))
+
+    def product(self, x: float) -> tuple[float, float]:
+        """(p, prod_(j != m) w_j) at the least weight x: w_m = x, so p = x prod_(j != m) w_j."""
+        others = 1.0
+        for d, r in self._terms:
+            others *= r * math.sqrt(x * x + d) if d > 0 else r * x
+        return x * others, others
+
+    def velocity(self, x: float, fprime, scale: float = 1.0) -> float:
+        """x' = -c f'(c p) prod_(j != m) w_j at the least weight x (``fprime`` is f')."""
+        p, others = self.product(x)
+        return -scale * float(fprime(scale * p)) * others
+
 
 def reduce_chain(w0: np.ndarray) -> ReducedChain:
     """The conserved quantities of the flow from the scalar start w0 (shape (L,))."""
@@ -48,6 +74,28 @@ def reduce_chain(w0: np.ndarray) -> ReducedChain:
     return ReducedChain(least=m, offsets=np.where(tie, 0.0, offsets), ratios=ratios)
 
 
+def scalar_loss(objective: AbstractLoss) -> tuple[Callable, Callable]:
+    """(f, f') of a scalar chain's loss as functions of the product p (floats in and out):
+    numpy from the quadratic form 0.5 C p^2 - B p + c0 of square losses (f' = C p - B, written
+    about p* = B / C when C > 0), else
+    one jitted JAX evaluation per call."""
+    if isinstance(objective, QuadraticLoss):
+        C, B, c0 = (float(np.asarray(a).reshape(-1)[0]) for a in objective.quadratic_form())
+        if C > 0:       # 0.5 C (p - p*)^2 + f(p*): no cancellation near the minimum
+            p_star, f_min = B / C, c0 - 0.5 * B * B / C
+            return (lambda p: 0.5 * C * (p - p_star) ** 2 + f_min), (lambda p: C * (p - p_star))
+        return (lambda p: 0.5 * C * p * p - B * p + c0), (lambda p: C * p - B)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda p: objective.f(jnp.reshape(p, (1, 1)))))
+
+    def f(p):
+        return float(value_and_grad(jnp.asarray(p, dtype=jnp.float64))[0])
+
+    def fprime(p):
+        return float(value_and_grad(jnp.asarray(p, dtype=jnp.float64))[1])
+
+    return f, fprime
+
+
 def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
                  rtol: float = 1e-12, atol: float = 1e-14) -> np.ndarray:
     """Scalar-chain flow weights (len(t_eval), L) from the 1-D ODE, solved with DOP853."""
@@ -57,13 +105,12 @@ def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
     if w0.shape != (problem.depth,):
         raise InputError(f"w0 must have {problem.depth} weights, got shape {w0.shape}")
     red = reduce_chain(w0)
-    fprime = problem.objective.scalar_derivative
+    fprime = scalar_loss(problem.objective)[1]
+    scale = problem.architecture.output_scale
     m = red.least
 
     def rhs(t, x):
-        w = red.weights(x[0])
-        others = np.prod(np.delete(w, m))
-        return [-float(fprime(np.prod(w))) * others]
+        return [red.velocity(x[0], fprime, scale)]
 
     t_eval = np.asarray(t_eval, dtype=float)
     sol = scipy.integrate.solve_ivp(rhs, (0.0, float(t_eval[-1])), [w0[m]], method="DOP853",

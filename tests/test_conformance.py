@@ -17,7 +17,7 @@ from dlnflow.closed_forms import balanced_chain_time
 from dlnflow.scalar_chain import reduced_flow
 from dlnflow.status import STATS_KEYS
 
-SOLVERS = ["rodas4", "kvaerno5", "tsit5", "dopri8", "Radau", "BDF", "LSODA", "DOP853"]
+SOLVERS = ["rodas4", "kvaerno5", "tsit5", "dopri8", "Radau", "BDF", "LSODA", "DOP853", "reduction"]
 
 
 def _event_case():
@@ -69,6 +69,10 @@ def test_matrix_problem_against_dop853(solver):
         dl.init.gaussian(prob, key=3)
     save = dl.SaveAt(ts=[0.5, 1.0, 2.0])
     rtol = 1e-9
+    if solver == "reduction":       # scalar chains only: refused with a message naming it
+        with pytest.raises(dl.InputError, match="reduction"):
+            dl.simulate(dl.GradientFlow(prob), p0, t1=4.0, save=save, solver=solver)
+        return
     ref = dl.simulate(dl.GradientFlow(prob), p0, t1=4.0, save=save,
                       solver=dl.Solver("DOP853", rtol=1e-12, atol=1e-14))
     tr = dl.simulate(dl.GradientFlow(prob), p0, t1=4.0, save=save,
