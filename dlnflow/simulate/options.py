@@ -22,7 +22,6 @@ FLOW_SOLVERS = {
     "tsit5": "diffrax", "dopri5": "diffrax", "dopri8": "diffrax",
     "Radau": "scipy", "BDF": "scipy", "LSODA": "scipy", "RK45": "scipy", "DOP853": "scipy",
     "reduction": "reduction",
-    "reduction": "reduction",
 }
 """Flow solver -> backend module: dlnflow's batched RODAS4, diffrax (vmapped), scipy (per run)."""
 
