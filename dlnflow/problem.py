@@ -2,7 +2,8 @@
 
 F(W_1, ..., W_L) = f(W), W = W_L ... W_1 (``architecture.Plain``) or B (I + W_L) ... (I + W_1) A
 (``architecture.Residual``); f is an ``AbstractLoss`` (``dlnflow.losses``): square loss to a
-target, regression, l_q, or any smooth f. Layer l maps R^{d_(l-1)} to R^{d_l}; parameters are a
+target, regression, l_q to a target or on data, matrix completion and sensing, cross-entropy,
+or any smooth f. Layer l maps R^{d_(l-1)} to R^{d_l}; parameters are a
 tuple (W_1, ..., W_L) of float64 JAX arrays, W_l of shape (d_l, d_(l-1)), with an optional
 leading batch axis on every leaf.
 """
@@ -20,9 +21,20 @@ from jax.flatten_util import ravel_pytree
 
 from . import _config  # noqa: F401  (float64)
 from .architecture import AbstractArchitecture, Params, Plain, Residual
-from .errors import InputError, check_finite_array, check_positive_int, float_array
-from .losses import AbstractLoss, CustomLoss, LpTarget, Regression, SquareTarget
-from .resources import check_memory
+from .errors import InputError, check_finite_array, float_array
+from .losses import (
+    AbstractLoss,
+    CrossEntropy,
+    CustomLoss,
+    LpRegression,
+    LpTarget,
+    MatrixCompletion,
+    MatrixSensing,
+    Optimum,
+    Regression,
+    SquareTarget,
+)
+from .widths import check_depth, resolve_widths
 
 __all__ = ["Params", "Problem"]
 
@@ -39,7 +51,8 @@ class Problem(eqx.Module):
     """A deep linear network ``architecture`` trained on the loss ``objective`` of W.
 
     Build one with :meth:`scalar_chain`, :meth:`target_matrix`, :meth:`regression`,
-    :meth:`residual`, or directly as ``Problem(architecture, objective)``.
+    :meth:`residual`, :meth:`completion`, :meth:`sensing`, :meth:`classification`,
+    :meth:`lp_regression`, :meth:`custom`, or directly as ``Problem(architecture, objective)``.
     """
 
     architecture: AbstractArchitecture
@@ -68,7 +81,7 @@ class Problem(eqx.Module):
         even; a callable: f(p) for a smooth f of the scalar product (``optimal_loss`` its
         minimum, if known).
         """
-        depth = _check_depth(depth)
+        depth = check_depth(depth)
         arch = Plain((1,) * (depth + 1))
         if callable(loss):
             scalar_f = loss
@@ -96,7 +109,7 @@ class Problem(eqx.Module):
         obj = _target_loss(target, loss, power)
         d_out, d_in = obj.shape
         name = "target_matrix" if loss == "square" else f"target_matrix_l{power}"
-        return cls(Plain(_resolve_widths(d_in, d_out, widths, depth, width)), obj, name=name)
+        return cls(Plain(resolve_widths(d_in, d_out, widths, depth, width)), obj, name=name)
 
     @classmethod
     def regression(cls, X: Any, Y: Any, widths: Sequence[int] | None = None,
@@ -105,8 +118,53 @@ class Problem(eqx.Module):
         """f(W) = 0.5/n ||W X - Y||_F^2 with X of shape (d_0, n) and Y of shape (d_L, n)."""
         obj = Regression(X, Y)
         d_out, d_in = obj.shape
-        arch = Plain(_resolve_widths(d_in, d_out, widths, depth, width), output_scale)
+        arch = Plain(resolve_widths(d_in, d_out, widths, depth, width), output_scale)
         return cls(arch, obj, name="regression")
+
+    @classmethod
+    def completion(cls, target: Any, mask: Any, widths: Sequence[int] | None = None,
+                   depth: int | None = None, width: int | None = None) -> Problem:
+        """Matrix completion f(W) = 1/2 sum_{(i,j) in Omega} (W_ij - W*_ij)^2 (``mask``: 0/1
+        array or index pairs)."""
+        return cls._on_plain(MatrixCompletion(target, mask), widths, depth, width, "completion")
+
+    @classmethod
+    def sensing(cls, target: Any, m: int, seed: int = 0, widths: Sequence[int] | None = None,
+                depth: int | None = None, width: int | None = None) -> Problem:
+        """Gaussian matrix sensing of ``target`` with m measurements, f(W) = 1/(2m) sum_i
+        (<A_i, W> - y_i)^2 (user-given A_i: ``Problem(Plain(widths), MatrixSensing(A, y))``)."""
+        return cls._on_plain(MatrixSensing.gaussian(target, m, seed), widths, depth, width,
+                             "sensing")
+
+    @classmethod
+    def classification(cls, X: Any, labels: Any, widths: Sequence[int] | None = None,
+                       depth: int | None = None, width: int | None = None,
+                       n_classes: int | None = None) -> Problem:
+        """Softmax cross-entropy on X (d_0, n), labels in 0..k-1; the network maps R^(d_0) to
+        the k logits."""
+        return cls._on_plain(CrossEntropy(X, labels, n_classes), widths, depth, width,
+                             "classification")
+
+    @classmethod
+    def lp_regression(cls, X: Any, Y: Any, power: int = 4, widths: Sequence[int] | None = None,
+                      depth: int | None = None, width: int | None = None) -> Problem:
+        """l_p regression f(W) = 1/(q n) sum (W X - Y)^q, q = ``power`` even (Arora et al.)."""
+        return cls._on_plain(LpRegression(X, Y, power), widths, depth, width,
+                             f"lp_regression_l{power}")
+
+    @classmethod
+    def custom(cls, fn: Callable[[jax.Array], jax.Array], widths: Sequence[int],
+               optimal_loss: float | None = None) -> Problem:
+        """Any smooth f(W) of the end-to-end matrix (written with jax.numpy) on a plain network
+        of the given widths (d_0, ..., d_L); ``optimal_loss``: F* if known."""
+        ws = resolve_widths(1, 1, widths, None, None, check_ends=False)
+        return cls(Plain(ws), CustomLoss(fn, (ws[-1], ws[0]), optimal_loss), name="custom")
+
+    @classmethod
+    def _on_plain(cls, obj: AbstractLoss, widths: Sequence[int] | None, depth: int | None,
+                  width: int | None, name: str) -> Problem:
+        d_out, d_in = obj.shape
+        return cls(Plain(resolve_widths(d_in, d_out, widths, depth, width)), obj, name=name)
 
     @classmethod
     def residual(cls, depth: int, A: Any, B: Any, X: Any | None = None, Y: Any | None = None,
@@ -220,6 +278,12 @@ class Problem(eqx.Module):
         return self.objective.optimal_loss(*self.architecture.reachable())
 
     @property
+    def optimum(self) -> Optimum:
+        """F* with whether some W attains it, and a note for statuses and rates when F* is
+        unknown or only an infimum (separable cross-entropy)."""
+        return self.objective.optimum(*self.architecture.reachable())
+
+    @property
     def optimal_product(self) -> np.ndarray | None:
         """W*: the least-norm minimiser of f over all matrices (target Phi, regression
         Y X^T (X X^T)^+); None when unknown."""
@@ -297,28 +361,3 @@ def _numbers(params: Any) -> bool:
         return all(np.ndim(W) <= 1 for W in params)
     except ValueError:                      # ragged entries: left to the layer checks
         return False
-
-
-def _check_depth(depth: Any) -> int:
-    """A positive integer depth whose layers (about 1 KB of bookkeeping each) fit in memory."""
-    depth = check_positive_int("depth", depth)
-    check_memory(f"a network of depth {depth}", 128.0 * depth)
-    return depth
-
-
-def _resolve_widths(d_in: int, d_out: int, widths: Sequence[int] | None, depth: int | None,
-                    width: int | None) -> tuple[int, ...]:
-    if widths is not None:
-        ws = tuple(check_positive_int("width", w) for w in widths)
-        if len(ws) < 2:
-            raise InputError(f"widths must list d_0, ..., d_L (at least 2 entries), got {widths}")
-        if ws[0] != d_in or ws[-1] != d_out:
-            raise InputError(
-                f"widths must start with the input dimension {d_in} and end with the output "
-                f"dimension {d_out}, got {list(ws)}")
-        return ws
-    if depth is None:
-        raise InputError("give either widths or depth")
-    depth = _check_depth(depth)
-    m = max(d_in, d_out) if width is None else check_positive_int("width", width)
-    return (d_in,) + (m,) * (depth - 1) + (d_out,)

@@ -47,8 +47,23 @@ def _hessian(problem: Problem, params: Params) -> jax.Array:
     return problem.hessian(params)
 
 
+def _fstar(problem: Problem) -> float:
+    """F*, which every rate divides by F - F* with; InputError when it is unknown."""
+    fstar = problem.optimal_loss
+    if fstar is None:
+        raise InputError(f"rates divide by F - F*, and {problem.optimum.note}; give F* (e.g. "
+                         "CustomLoss(fn, shape, optimal=...))")
+    return float(fstar)
+
+
+def _limit_point(problem: Problem) -> None:
+    """InputError unless F* is attained (else the runs have no limit point to take rates at)."""
+    if problem.optimum.attained is False:
+        raise InputError(f"asymptotic rates are taken at a limit point, and {problem.optimum.note}")
+
+
 def _floor(problem: Problem) -> float:
-    fstar = float(problem.optimal_loss or 0.0)
+    fstar = _fstar(problem)
     return 0.0 if fstar == 0.0 else 1e-12 * abs(fstar)
 
 
@@ -61,7 +76,7 @@ def local_rate(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     prob = check_trajectory("trajectory", trajectory).problem
     floor = _floor(prob)
     if trajectory.kind == "flow":
-        fstar = jnp.asarray(float(prob.optimal_loss or 0.0))
+        fstar = jnp.asarray(_fstar(prob))
         e, g2 = _excess_and_grad_sq(prob, tuple(jnp.asarray(W) for W in trajectory.params),
                                     fstar)
         e, g2 = np.asarray(e), np.asarray(g2)
@@ -108,6 +123,7 @@ def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-5)
 def flow_asymptotic_rate(problem: Problem, limit: Any) -> float:
     """2 lambda_min over the transverse Hessian eigenvalues at the flow's limit point
     (excess loss ~ exp(-2 lambda t) near a minimum; square loss)."""
+    _limit_point(check_problem("problem", problem))
     lam = transverse_eigenvalues(problem, limit)
     return float(2.0 * lam.min()) if lam.size else 0.0
 
@@ -129,6 +145,7 @@ def gd_rate_from_eigenvalues(eigenvalues: Any, eta: float) -> float:
 def gd_asymptotic_rate(problem: Problem, limit: Any, eta: float) -> float:
     """GD's asymptotic loss rate at its limit point: -2 ln|1 - eta lambda| / eta, min over the
     transverse Hessian eigenvalues lambda (per unit of time t = k eta)."""
+    _limit_point(check_problem("problem", problem))
     return gd_rate_from_eigenvalues(transverse_eigenvalues(problem, limit), eta)
 
 
@@ -169,7 +186,8 @@ def time_to_loss(trajectory: Trajectory, level: float) -> np.ndarray:
     iteration count is this divided by eta.
     """
     level = check_positive("level", level)
-    e = check_trajectory("trajectory", trajectory).excess_loss
+    _fstar(check_trajectory("trajectory", trajectory).problem)
+    e = trajectory.excess_loss
     t = trajectory.t
     out = np.full(trajectory.batch_size, np.nan)
     for i in range(trajectory.batch_size):

@@ -10,26 +10,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.special
+from loss_cases import CASES, LOW_RANK, MASK, X_CLS, X_LP, Y_CLS, Y_LP
 
 import dlnflow as dl
 from dlnflow import init
 from dlnflow.invariants import gd_imbalance_change, imbalance
-from dlnflow.losses import MatrixCompletion, MatrixSensing
+from dlnflow.losses import CrossEntropy, LpRegression, MatrixCompletion, MatrixSensing
 
 RNG = np.random.default_rng(14)
-LOW_RANK = np.outer([1.0, -2.0, 0.5], [0.8, 0.3, -1.0])          # rank 1, 3x3
-MASK = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=float)
-
-
-def completion_problem():
-    return dl.Problem(dl.Plain([3, 3, 2, 3]), MatrixCompletion(LOW_RANK, MASK))
-
-
-def sensing_problem():
-    return dl.Problem(dl.Plain([3, 4, 3]), MatrixSensing.gaussian(LOW_RANK, 6, seed=2))
-
-
-CASES = {"completion": completion_problem, "sensing": sensing_problem}
 
 
 def fd_gradient(problem, params, h=1e-6):
@@ -182,3 +171,131 @@ def test_flow_conserves_imbalance(case):
     assert tr.status == [dl.Status.COMPLETED], tr.messages
     assert np.max(dl.invariants.drift(tr)) < 1e-7
     assert tr.loss_final[0] < tr.loss[0, 0]
+
+
+# ---------------------------------------------------------------- cross-entropy
+def _np_cross_entropy(W, X, y):
+    """numpy/scipy reference: mean over samples of logsumexp(W x) - (W x)_y."""
+    Z = W @ X
+    return float(np.mean(scipy.special.logsumexp(Z, axis=0) - Z[y, np.arange(len(y))]))
+
+
+def _bfgs(f, n):
+    return scipy.optimize.minimize(f, np.zeros(n), method="BFGS", options={"gtol": 1e-10})
+
+
+def test_cross_entropy_value_and_two_classes_are_logistic():
+    X, y = RNG.normal(size=(3, 9)), RNG.integers(0, 4, 9)
+    W = RNG.normal(size=(4, 3))
+    loss = CrossEntropy(X, y, n_classes=4)
+    assert float(loss.f(jnp.asarray(W))) == pytest.approx(_np_cross_entropy(W, X, y), rel=1e-13)
+    # two classes: the logistic loss log(1 + exp(-s z)) of the row difference z = (w_1 - w_0) x
+    y2 = y % 2
+    W2 = W[:2]
+    z = (W2[1] - W2[0]) @ X
+    logistic = np.mean(np.log1p(np.exp(-np.where(y2 == 1, z, -z))))
+    assert float(CrossEntropy(X, y2).f(jnp.asarray(W2))) == pytest.approx(logistic, rel=1e-13)
+
+
+def test_cross_entropy_non_separable_optimum_and_convergence():
+    """F* against scipy's BFGS on the numpy loss; a flow with threshold 1e-6 on F - F*
+    converges (no note: the minimum is attained) and its final loss is F* + 1e-6."""
+    prob = CASES["cross_entropy"]()
+    X, y = np.asarray(prob.objective.X), prob.objective.labels
+    best = _bfgs(lambda w: _np_cross_entropy(w.reshape(3, 2), X, y), 6)
+    opt = prob.optimum
+    assert opt.attained is True and opt.note == ""
+    assert opt.value == pytest.approx(best.fun, rel=1e-9)
+    tr = dl.simulate(dl.GradientFlow(prob), init.gaussian(prob, 1), t1=1e3,
+                     stop=dl.Stop(loss=1e-6))
+    assert tr.status == [dl.Status.CONVERGED] and tr.messages == [""]
+    assert tr.loss_final[0] - opt.value == pytest.approx(1e-6, rel=1e-4)
+    _, rate = dl.rates.local_rate(tr)
+    assert np.all(rate[np.isfinite(rate)] > 0)
+
+
+def test_cross_entropy_separable_is_an_unattained_zero():
+    """Separable data: F* = 0, not attained (f(s W_sep) -> 0 along the true separator, checked
+    in numpy), where BFGS stops at a positive value (the wrong F* a naive minimiser reports).
+    A run reaching the threshold is 'converged' with a note that no limit point exists, its
+    weights keep growing; asymptotic rates are refused."""
+    X = RNG.normal(size=(2, 16))
+    y = (X[0] + 0.3 * X[1] > 0).astype(int)
+    prob = dl.Problem.classification(X, y, depth=2)
+    assert prob.optimum.value == 0.0 and prob.optimum.attained is False
+    sep = np.array([[-1.0, -0.3], [1.0, 0.3]])
+    assert _np_cross_entropy(1e4 * sep, X, y) < 1e-12
+    naive = _bfgs(lambda w: _np_cross_entropy(w.reshape(2, 2), X, y), 4)
+    assert naive.fun > 0
+    tr = dl.simulate(dl.GradientDescent(prob, 0.5), init.gaussian(prob, 2),
+                     stop=dl.Stop(loss=0.05, max_steps=20000), save=dl.SaveAt(every=50))
+    assert tr.status == [dl.Status.CONVERGED]
+    assert "not attained" in tr.messages[0] and "no limit point" in tr.messages[0]
+    norms = np.linalg.norm(np.asarray(prob.end_to_end(tr.params))[0], axis=(-2, -1))
+    assert norms[tr.valid[0]][-1] > 2 * norms[0]
+    with pytest.raises(dl.InputError, match="not attained"):
+        dl.rates.flow_asymptotic_rate(prob, tr.params_final)
+
+
+def test_cross_entropy_partially_separable():
+    """A bias feature and a far-away third class: the margins of class 2 grow without bound;
+    F* = (20/25) x the two-class minimum on the other samples (BFGS on numpy), not attained."""
+    X = np.vstack([RNG.normal(size=(2, 25)), np.ones((1, 25))])
+    X[:2, 20:] += 8.0
+    y = np.concatenate([RNG.integers(0, 2, 20), np.full(5, 2)])
+    prob = dl.Problem.classification(X, y, depth=2)
+    rest = _bfgs(lambda w: _np_cross_entropy(w.reshape(2, 3), X[:, :20], y[:20]), 6)
+    opt = prob.optimum
+    assert opt.attained is False and "30 of 50 class margins" in opt.note
+    assert opt.value == pytest.approx(20 / 25 * rest.fun, rel=1e-8)
+
+
+def test_cross_entropy_rank_bound_and_errors():
+    """Width 1 with 3 non-separable classes: F* unknown; local rates refuse, statuses say so."""
+    prob = dl.Problem(dl.Plain([2, 1, 3]), CrossEntropy(X_CLS, Y_CLS))
+    assert prob.optimal_loss is None and "rank bound 1 binds" in prob.optimum.note
+    tr = dl.simulate(dl.GradientFlow(prob), init.gaussian(prob, 0), t1=1.0)
+    assert tr.status == [dl.Status.COMPLETED] and "F* unknown" in tr.messages[0]
+    with pytest.raises(dl.InputError, match="rates divide by F - F"):
+        dl.rates.local_rate(tr)
+    with pytest.raises(dl.InputError, match="pass X.T"):
+        CrossEntropy(X_CLS.T, Y_CLS)
+    with pytest.raises(dl.InputError, match="integers"):
+        CrossEntropy(X_CLS, Y_CLS + 0.5)
+    with pytest.raises(dl.InputError, match=r"lie in 0..1"):
+        CrossEntropy(X_CLS, Y_CLS, n_classes=2)
+
+
+# ---------------------------------------------------------------- l_p regression, custom f
+def test_lp_regression_value_and_optimum():
+    """Arora-Cohen-Hazan's l_4 regression: value against numpy; F* of inconsistent data against
+    BFGS on the numpy loss; consistent data of rank 1: F* = 0 on a width-1 network and W* = the
+    least-norm exact fit; a width-1 bottleneck on inconsistent data: unknown."""
+    prob = CASES["lp_regression"]()
+    X, Y = X_LP, Y_LP
+    W = RNG.normal(size=(2, 3))
+    assert float(prob.f(jnp.asarray(W))) == pytest.approx(np.sum((W @ X - Y) ** 4) / 40,
+                                                          rel=1e-13)
+    best = _bfgs(lambda w: np.sum((w.reshape(2, 3) @ X - Y) ** 4) / 40, 6)
+    assert prob.optimal_loss == pytest.approx(best.fun, rel=1e-8)
+    np.testing.assert_allclose(prob.optimal_product, best.x.reshape(2, 3), atol=1e-5)
+    exact = LpRegression(X, np.outer([1.0, 2.0], [1.0, 0.0, -1.0]) @ X)
+    one = dl.Problem(dl.Plain([3, 1, 2]), exact)
+    assert one.optimal_loss == 0.0
+    np.testing.assert_allclose(one.optimal_product, [[1, 0, -1], [2, 0, -2]], atol=1e-12)
+    assert dl.Problem(dl.Plain([3, 1, 2]), LpRegression(X, Y)).optimal_loss is None
+    with pytest.raises(dl.InputError, match="power must be even"):
+        LpRegression(X, Y, power=3)
+    with pytest.raises(dl.InputError, match="same number of columns"):
+        LpRegression(X, Y[:, :4])
+
+
+def test_custom_matrix_loss_constructor():
+    prob = dl.Problem.custom(lambda W: jnp.sum(jnp.cosh(W)), widths=[3, 2, 2])
+    W = RNG.normal(size=(2, 3))
+    assert float(prob.f(jnp.asarray(W))) == pytest.approx(np.sum(np.cosh(W)), rel=1e-14)
+    assert prob.layer_shapes == ((2, 3), (2, 2)) and prob.optimal_loss is None
+    with pytest.raises(dl.InputError, match="widths must be a list"):
+        dl.Problem.custom(lambda W: jnp.sum(W), widths=3)
+    with pytest.raises(dl.InputError, match="one real scalar"):
+        dl.Problem.custom(lambda W: W, widths=[2, 2])

@@ -9,6 +9,7 @@ W = P_out M P_in with rank M <= r), in closed form where one exists.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -17,6 +18,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
+
+UNKNOWN_OPTIMUM = ("F* unknown (no closed form for this loss on this network): thresholds on "
+                   "F - F* use F* = 0, so they measure F itself")
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimum:
+    """F* (``value``; None when unknown), whether some W attains it (``attained``; None when
+    unknown) and a sentence for statuses and rates when F* is unknown or not attained
+    (``note``; empty otherwise)."""
+
+    value: float | None
+    attained: bool | None
+    note: str = ""
 
 
 class AbstractLoss(eqx.Module):
@@ -47,6 +62,12 @@ class AbstractLoss(eqx.Module):
         """F* = inf f over W = p_out M p_in with rank M <= ``rank`` (p_out, p_in orthogonal
         projectors); None where no closed form is known."""
         return None
+
+    def optimum(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> Optimum:
+        """F* (:meth:`optimal_loss`) with whether it is attained: by default a known F* is a
+        minimum (closed forms of square, l_p and measurement losses on closed sets)."""
+        value = self.optimal_loss(p_out, p_in, rank)
+        return Optimum(None, None, UNKNOWN_OPTIMUM) if value is None else Optimum(value, True)
 
     @property
     def degree(self) -> int | None:

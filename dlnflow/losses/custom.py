@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError, check_finite, check_positive_int, show
-from .base import AbstractLoss
+from .base import UNKNOWN_OPTIMUM, AbstractLoss, Optimum
 
 
 class CustomLoss(AbstractLoss):
@@ -43,6 +43,12 @@ class CustomLoss(AbstractLoss):
 
     def optimal_loss(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> float | None:
         return self.optimal
+
+    def optimum(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> Optimum:
+        """The given F*; whether a W attains it is not known."""
+        if self.optimal is None:
+            return Optimum(None, None, UNKNOWN_OPTIMUM)
+        return Optimum(self.optimal, None)
 
     def describe(self) -> dict[str, Any]:
         return {"loss": "custom", "function": getattr(self.fn, "__name__", "f"),

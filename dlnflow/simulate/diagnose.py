@@ -7,6 +7,10 @@
   that collapsed there with a finite field (a blow-up, or a start too stiff for the horizon).
 * A map stalled at a point where the gradient is not 0 has stalled in float64 only (the step
   eta grad F is below the rounding of the weights): its message says so, with the gradient.
+* A run that ended on the loss (converged, completed, max_steps) of a problem whose F* is
+  unknown or only an infimum (separable cross-entropy: F -> 0 while ||W|| -> infinity) says so
+  in its message (``Problem.optimum.note``): "converged" there is the loss reaching the
+  threshold, never a limit point, and thresholds with F* unknown measure F itself.
 * Scalar chains: a product w_L ... w_1 that is exactly 0 in float64 although no weight is 0 has
   underflowed (the product of L N(0, 1) weights is about e^(-0.635 L)); the run's numbers are
   artefacts, so its status is ``solver_failed`` with the size of the lost product, never a
@@ -103,6 +107,11 @@ def diagnose(system, traj: Trajectory, stop: Stop) -> Trajectory:
                     messages[i] += (f"; the gradient there is not 0 (max |dF/dW| = "
                                     f"{g:.3g}) but eta times it is below the rounding "
                                     "of the weights: a fixed point of float64 arithmetic only")
+    note = system.problem.optimum.note
+    if note:
+        for i, s in enumerate(status):
+            if s in (Status.CONVERGED, Status.COMPLETED, Status.MAX_STEPS):
+                messages[i] = f"{messages[i]}; {note}" if messages[i] else note
     lost = _underflow(traj)
     for i in np.flatnonzero(np.isfinite(lost)):
         status[i] = Status.SOLVER_FAILED
