@@ -1,0 +1,58 @@
+"""Serving the explorer: a Bokeh server started programmatically (``bokeh.server.server``)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+
+from bokeh.application import Application
+from bokeh.application.handlers.function import FunctionHandler
+from bokeh.server.server import Server
+
+from ..errors import InputError
+from .app import make_document
+from .model import Setting, warm
+
+
+def has_display() -> bool:
+    """Whether a browser window can be opened here (a desktop, or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def make_server(port: int = 5006, *, address: str = "localhost",
+                setting: Setting | None = None) -> Server:
+    """A started Bokeh server with the explorer at ``/``. The setting is warmed first
+    (portrait, compiled runs), so the first click is as quick as the others."""
+    setting = setting or Setting()
+    app = Application(FunctionHandler(functools.partial(make_document, setting=setting)))
+    try:
+        server = Server({"/": app}, port=port, address=address,
+                        allow_websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])
+    except OSError as exc:
+        raise InputError(f"--port {port}: cannot listen on {address}:{port} "
+                         f"({exc.strerror})") from None
+    warm(setting)                          # after the port is ours: a busy port fails at once
+    server.start()
+    return server
+
+
+def serve(port: int = 5006, *, address: str = "localhost", open_browser: bool | None = None,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Run the explorer until interrupted. ``on_ready(url)`` is called once it listens;
+    ``open_browser`` (None: when :func:`has_display`) opens the page in a browser."""
+    server = make_server(port, address=address)
+    url = f"http://{address}:{server.port}/"
+    if on_ready is not None:
+        on_ready(url)
+    if has_display() if open_browser is None else open_browser:
+        server.io_loop.add_callback(server.show, "/")
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
