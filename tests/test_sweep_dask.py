@@ -1,0 +1,98 @@
+"""Sweeps on a Dask LocalCluster (2 worker processes started with spawn: JAX is not forked):
+bit-identical to the local executor, failing cells reported with their coordinates, the store
+shared between executors, and an analysis's grid spread over the cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason="Dask distributed (the 'dask' extra) is not installed")
+dask = pytest.importorskip("dask", reason="dask (the 'dask' extra) is not installed")
+
+from dlnflow import sweep  # noqa: E402
+from dlnflow.sweep import functions  # noqa: E402
+
+CFG = {**sweep.get("gd_iterations").defaults, "runs": 3, "max_steps": 400}
+GRID = {"depth": [2, 0, 3], "eta": [0.05, 0.1]}          # depth 0 fails: reported, not fatal
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fixed_package_hash():
+    """dlnflow's source hash held fixed (other work may edit the sources meanwhile)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("dlnflow.pipeline.package_hash", lambda: "p" * 64)
+        yield
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=50)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def local():
+    return sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)])[0]
+
+
+def _assert_same(a: sweep.SweepResult, b: sweep.SweepResult) -> None:
+    assert a.cells == b.cells
+    assert [e is None for e in a.errors] == [e is None for e in b.errors]
+    for va, vb in zip(a.values, b.values, strict=True):
+        if va is None:
+            assert vb is None
+            continue
+        assert va.keys() == vb.keys()
+        for name in va:
+            assert va[name][0] == vb[name][0]
+            assert va[name][1].dtype == vb[name][1].dtype
+            # bit for bit: the same bytes, not merely close
+            assert va[name][1].tobytes() == vb[name][1].tobytes(), name
+
+
+def test_cluster_equals_local_bit_for_bit(client, local, tmp_path):
+    assert len(client.scheduler_info()["workers"]) == 2
+    res, = sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)],
+                            executor=client, store=tmp_path / "cells")
+    _assert_same(res, local)
+    assert not any(res.stored)
+    failed = [(c, e) for c, e in res.failed]
+    assert [c for c, _ in failed] == [{"depth": 0, "eta": 0.05}, {"depth": 0, "eta": 0.1}]
+    assert all("InputError" in e and "depth" in e for _, e in failed)
+    # the cells the cluster stored are found by a local rerun: only the failed ones run again
+    again, = sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)],
+                              store=tmp_path / "cells")
+    assert again.stored == [e is None for e in local.errors]
+    _assert_same(again, local)
+
+
+def test_scheduler_address_and_dataset(client, local):
+    xr = pytest.importorskip("xarray", reason="xarray (the 'dask' extra) is not installed")
+    address = client.scheduler.address
+    assert address.startswith("tcp://")
+    ds = sweep.sweep(functions.gd_iterations, GRID, config=CFG, executor=address)
+    ref = sweep.to_dataset(local)
+    xr.testing.assert_identical(ds, ref)
+    assert ds.cell_status.sel(depth=0).values.tolist() == ["failed", "failed"]
+
+
+def test_analysis_grid_spread_over_the_cluster(client):
+    """A tiny configuration of shamir_depth_scaling: every (family, depth) cell and the flow
+    cells run as Dask tasks give the same data as in-process."""
+    from dlnflow.analyses import shamir_depth_scaling as mod
+    from dlnflow.io import dumps
+
+    cfg = {**mod.QUICK, "max_steps": 2000, "seeds": 3, "gaussian_depths": [2, 3],
+           "near_identity_depths": [2, 3], "matrix_widths": [2], "matrix_depths": [2, 3],
+           "matrix_seeds": 2, "flow_depths": [2], "flow_seeds": 2}
+    here = mod.compute(cfg)
+    with sweep.executor_scope(client):
+        there = mod.compute(cfg)
+    assert dumps(there) == dumps(here)
+    assert here["series"]["gaussian"]["runs"][0]["status_counts"] == {"converged": 3}
