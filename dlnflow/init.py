@@ -2,11 +2,13 @@
 
 Every function returns a params tuple (W_1, ..., W_L), W_l of shape (d_l, d_(l-1)), with a
 leading axis of length ``batch`` on each leaf when ``batch`` is not None. ``key`` is a JAX PRNG
-key or an integer seed.
+key or an integer seed. Any start can be given an end-to-end scale (:class:`EndToEndScale`,
+:func:`end_to_end_scaled`, or ``by_name(..., end_to_end=...)``): ||W_L ... W_1|| fixed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -210,6 +212,43 @@ def scaled(params: Params, alpha: float) -> Params:
                          f"{show(params)}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class EndToEndScale:
+    """The norm of the product W = W_L ... W_1 at the start, as in the deep matrix
+    factorisation experiments (small starts: norm 1e-3 and below): ``norm`` > 0, ``ord`` "fro"
+    (Frobenius) or "spectral" (largest singular value)."""
+
+    norm: float
+    ord: str = "fro"
+
+    def __post_init__(self):
+        object.__setattr__(self, "norm", check_positive("EndToEndScale.norm", self.norm))
+        if self.ord not in ("fro", "spectral"):
+            raise InputError(f"EndToEndScale.ord must be 'fro' or 'spectral', got "
+                             f"{show(self.ord)}")
+
+
+def end_to_end_scaled(problem: Problem, params: Params, scale: float | EndToEndScale
+                      ) -> Params:
+    """Every layer times c^(1/L), c = scale.norm / ||W_L ... W_1|| per run, so that the product
+    has the asked norm exactly (a float ``scale``: its Frobenius norm); directions, balancedness
+    (D_l times c^(2/L)) and signs are kept. Needs a plain network and a non-zero product."""
+    _problem(problem)
+    spec = scale if isinstance(scale, EndToEndScale) else EndToEndScale(scale)
+    if not isinstance(problem.architecture, Plain):
+        raise InputError("an end-to-end scale needs the plain form: scaling the layers of "
+                         "B (I + W_L) ... (I + W_1) A does not scale the product")
+    params, _ = problem.check_params(params)
+    W = problem.end_to_end(params)
+    size = (jnp.linalg.norm(W, axis=(-2, -1)) if spec.ord == "fro" else
+            jnp.linalg.matrix_norm(W, ord=2))
+    if np.any(np.asarray(size) == 0):
+        raise InputError("an end-to-end scale needs a non-zero product W_L ... W_1 at the start "
+                         "(this start has W = 0: zeros, zero_first or a zero layer)")
+    factor = (spec.norm / size) ** (1.0 / problem.depth)
+    return tuple(W_l * factor[..., None, None] for W_l in params)
+
+
 def explicit(problem: Problem, arrays: Any) -> Params:
     """Validate user-given layers (or scalar weights for a chain) and return a params tuple."""
     params, _ = _problem(problem).check_params(arrays, name="arrays")
@@ -230,10 +269,16 @@ INITS = {
 
 
 def by_name(kind: str, problem: Problem, key: Any = 0, batch: int | None = None,
-            **options: Any) -> Params:
+            end_to_end: float | EndToEndScale | None = None, **options: Any) -> Params:
     """Dispatch on an initialisation name: a key of :data:`INITS` (lecun_normal, glorot_normal
     = xavier, he_normal, gaussian, near_identity, orthogonal, balanced), identity, zero_first,
-    zeros."""
+    zeros; ``end_to_end``: then fix the norm of the product (:func:`end_to_end_scaled`)."""
+    params = _by_name(kind, problem, key, batch, **options)
+    return params if end_to_end is None else end_to_end_scaled(problem, params, end_to_end)
+
+
+def _by_name(kind: str, problem: Problem, key: Any, batch: int | None,
+             **options: Any) -> Params:
     _problem(problem)
     n = 1 if batch is None else check_positive_int("batch", batch)
     check_memory(f"{n} starts of {problem.num_params} parameters", float(n) * problem.num_params)

@@ -62,3 +62,41 @@ def test_explicit_and_unknown():
         init.by_name("he", prob)
     with pytest.raises(dl.InputError, match="a start must have 2 weights"):
         init.explicit(prob, np.ones(3))
+
+
+@pytest.mark.parametrize("kind", ["lecun_normal", "glorot_normal", "he_normal", "gaussian",
+                                  "near_identity", "orthogonal", "balanced", "identity"])
+def test_end_to_end_scale_every_scheme(mat, kind):
+    """||W_L W_(L-1) W_1|| equals the asked norm in every run (numpy norms, Frobenius and
+    spectral), every layer is multiplied by the same factor c^(1/L), c = norm / ||W(0)||."""
+    L = mat.depth
+    raw = init.by_name(kind, mat, key=2, batch=4)
+    for norm, ord_, np_ord in ((1e-3, "fro", "fro"), (2.5, "spectral", 2)):
+        spec = init.EndToEndScale(norm, ord_)
+        params = init.by_name(kind, mat, key=2, batch=4, end_to_end=spec)
+        for b in range(4):
+            W0 = np.asarray(raw[2][b] @ raw[1][b] @ raw[0][b])
+            W = np.asarray(params[2][b] @ params[1][b] @ params[0][b])
+            assert np.linalg.norm(W, np_ord) == pytest.approx(norm, rel=1e-12)
+            c = norm / np.linalg.norm(W0, np_ord)
+            for new, old in zip(params, raw, strict=True):
+                np.testing.assert_allclose(np.asarray(new[b]), c ** (1 / L) * np.asarray(old[b]),
+                                           rtol=1e-13, atol=0)
+
+
+def test_end_to_end_scale_keeps_balance_and_refuses_bad_starts(mat):
+    params = init.end_to_end_scaled(mat, init.balanced(mat, 3, batch=2), 1e-4)
+    for D in dl.invariants.imbalance(params):
+        assert np.max(np.abs(D)) < 1e-15
+    # a float is the Frobenius norm
+    W = np.asarray(mat.end_to_end(params))
+    np.testing.assert_allclose(np.linalg.norm(W, axis=(-2, -1)), 1e-4, rtol=1e-12)
+    with pytest.raises(dl.InputError, match="non-zero product"):
+        init.by_name("zero_first", mat, end_to_end=1e-3)
+    with pytest.raises(dl.InputError, match="EndToEndScale.ord"):
+        init.EndToEndScale(1.0, "nuclear")
+    with pytest.raises(dl.InputError, match="EndToEndScale.norm must be positive"):
+        init.EndToEndScale(-1.0)
+    res = dl.Problem.residual(2, np.eye(2), np.eye(2), target=np.eye(2))
+    with pytest.raises(dl.InputError, match="plain form"):
+        init.by_name("gaussian", res, end_to_end=1e-3)
