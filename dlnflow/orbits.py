@@ -27,13 +27,16 @@ from .systems import GradientDescent
 
 class SweptGD(GradientDescent):
     """GradientDescent whose step size is a traced array, not a static field, for sweeps over
-    eta: one compiled map loop serves every eta (a static eta compiles it once per value)."""
+    eta: one compiled map loop serves every eta (a static eta compiles it once per value). Inside
+    a trace (continuation in eta, ``dlnflow.continuation``) eta may itself be a tracer."""
 
     eta: jax.Array
 
-    def __init__(self, problem: Problem, eta: float):
+    def __init__(self, problem: Problem, eta: float | jax.Array):
         self.problem = problem
-        self.eta = jnp.asarray(check_positive("eta", eta), dtype=jnp.float64)
+        if not isinstance(eta, jax.core.Tracer):
+            eta = check_positive("eta", eta)
+        self.eta = jnp.asarray(eta, dtype=jnp.float64)
 
 
 def orbit_diagram(problem: Problem, etas: Sequence[float], w0: Sequence[float],

@@ -1,0 +1,199 @@
+"""Families of maps x -> G(x, eta) to continue in the step size eta, and their multipliers.
+
+Kinds: any map given as a function (:class:`FunctionFamily`), gradient descent on a problem,
+G(x, eta) = x - eta grad F(x) (:class:`GDFamily`), and the restriction of a family to an
+invariant affine subspace x = x0 + B z, z -> B^T (G(x0 + B z, eta) - x0) (:class:`Subspace`;
+:func:`balanced_line`: w_1 = ... = w_L of a scalar chain, which GD maps into itself).
+
+Multipliers of a period-p orbit through x: eigenvalues of D(G^p)(x). Where orbits come in
+continuous families (critical points of a DLN along the rescaling orbit W_l -> A W_l,
+W_(l+1) -> W_(l+1) A^-1; periodic orbits along its orthogonal part, a symmetry of GD) the
+family's tangent T is invariant with multiplier 1, and the multipliers are those of the quotient
+Q^T D(G^p) Q, Q an orthonormal basis of the complement of T (:meth:`MapFamily.null_basis`).
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..critical.classify import complement
+from ..critical.sets import orbit_tangent
+from ..errors import InputError, check_problem
+from ..orbits import SweptGD
+from ..problem import Problem
+
+
+class MapFamily(eqx.Module):
+    """A map G(., eta) of R^dim for every step size eta."""
+
+    @abc.abstractmethod
+    def step(self, x: jax.Array, eta: jax.Array) -> jax.Array:
+        """G(x, eta)."""
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """Dimension of the state x."""
+
+    def null_basis(self, x: np.ndarray, period: int) -> np.ndarray:
+        """Orthonormal basis (columns) of the directions along which period-``period`` orbits
+        through x come in continuous families (multiplier 1 by structure); none by default."""
+        return np.zeros((self.dim, 0))
+
+    def lift(self, x: np.ndarray) -> np.ndarray:
+        """Coordinates of x in :attr:`full`'s space (the identity unless restricted)."""
+        return np.asarray(x, dtype=float)
+
+    @property
+    def full(self) -> MapFamily:
+        """The family whose multipliers decide stability (self unless restricted)."""
+        return self
+
+
+class FunctionFamily(MapFamily):
+    """Any smooth map ``fn(x, eta) -> x`` of R^dim (JAX-traceable)."""
+
+    fn: Callable[[jax.Array, jax.Array], jax.Array] = eqx.field(static=True)
+    size: int = eqx.field(static=True)
+
+    def step(self, x: jax.Array, eta: jax.Array) -> jax.Array:
+        return jnp.asarray(self.fn(x, eta), dtype=jnp.float64).reshape(x.shape)
+
+    @property
+    def dim(self) -> int:
+        return self.size
+
+
+class GDFamily(MapFamily):
+    """Gradient descent x -> x - eta grad F(x) on the flattened parameters of ``problem``
+    (:class:`dlnflow.orbits.SweptGD`, eta traced)."""
+
+    problem: Problem
+
+    def __init__(self, problem: Problem):
+        self.problem = check_problem("problem", problem)
+
+    def step(self, x: jax.Array, eta: jax.Array) -> jax.Array:
+        return SweptGD(self.problem, eta).loss_and_step_flat(x)[1]
+
+    @property
+    def dim(self) -> int:
+        return self.problem.num_params
+
+    def null_basis(self, x: np.ndarray, period: int) -> np.ndarray:
+        """Fixed points (critical points): the tangent of the rescaling orbit (GL), along which
+        F and grad F = 0 are constant. Periodic orbits: its orthogonal part, a symmetry of GD."""
+        params = self.problem.unflatten(jnp.asarray(x))
+        return orbit_tangent(self.problem, params, orthogonal=period > 1)
+
+
+class Subspace(MapFamily):
+    """The restriction z -> B^T (G(x0 + B z, eta) - x0) of ``parent`` to the affine subspace
+    x = x0 + B z (B orthonormal columns), which G must map into itself (:meth:`defect`)."""
+
+    parent: MapFamily
+    origin: np.ndarray = eqx.field(converter=lambda a: np.asarray(a, float))
+    basis: np.ndarray = eqx.field(converter=lambda a: np.asarray(a, float))
+
+    def __check_init__(self):
+        B = self.basis
+        if B.ndim != 2 or B.shape[0] != self.parent.dim or not np.allclose(
+                B.T @ B, np.eye(B.shape[1]), atol=1e-12) or self.origin.shape != B.shape[:1]:
+            raise InputError(f"a subspace of R^{self.parent.dim} needs an origin of that size "
+                             "and a basis (dim, k) with orthonormal columns")
+
+    def step(self, z: jax.Array, eta: jax.Array) -> jax.Array:
+        B, x0 = jnp.asarray(self.basis), jnp.asarray(self.origin)
+        return B.T @ (self.parent.step(x0 + B @ z, eta) - x0)
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[1])
+
+    def lift(self, z: np.ndarray) -> np.ndarray:
+        return self.origin + self.basis @ np.asarray(z, float)
+
+    @property
+    def full(self) -> MapFamily:
+        return self.parent.full
+
+    def defect(self, z: np.ndarray, eta: float) -> float:
+        """|| (I - B B^T)(G(x0 + B z) - x0) ||: 0 (to rounding) on an invariant subspace."""
+        g = evaluate(self.parent, self.lift(z), eta, 1)[0] - self.origin
+        return float(np.linalg.norm(g - self.basis @ (self.basis.T @ g)))
+
+
+def balanced_line(problem: Problem) -> Subspace:
+    """The balanced line w_1 = ... = w_L of a scalar chain (invariant under GD: every layer's
+    gradient is w^(L-1) f'(w^L) there), coordinate z = sqrt(L) w."""
+    check_problem("problem", problem)
+    if not problem.is_scalar_chain:
+        raise InputError("the balanced line needs a scalar chain problem")
+    L = problem.depth
+    return Subspace(GDFamily(problem), np.zeros(L), np.ones((L, 1)) / np.sqrt(L))
+
+
+# ---------------------------------------------------------------- orbits and their multipliers
+_COMPILED: collections.OrderedDict = collections.OrderedDict()
+
+
+def _compiled(family: MapFamily):
+    """jax.jit of x, eta -> (G, D_x G, dG/deta) for this family instance, kept in a small LRU
+    cache (a plain jit call costs microseconds where filtering a module per call costs a
+    millisecond, and a continuation makes thousands)."""
+    key = id(family)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is family:
+        _COMPILED.move_to_end(key)
+        return hit[1]
+    fun = jax.jit(lambda x, eta: (family.step(x, eta), jax.jacfwd(family.step, 0)(x, eta),
+                                  jax.jacfwd(family.step, 1)(x, eta)))
+    _COMPILED[key] = (family, fun)
+    if len(_COMPILED) > 32:
+        _COMPILED.popitem(last=False)
+    return fun
+
+
+def evaluate(family: MapFamily, x: np.ndarray, eta: float,
+             period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G^p(x, eta), D_x G^p, d G^p / d eta) as numpy arrays, by the chain rule along the orbit
+    x_(k+1) = G(x_k): D G^p = D G(x_(p-1)) ... D G(x_0), e_(k+1) = D G(x_k) e_k + dG/deta(x_k),
+    from one compiled step per family (every period shares it). A :class:`Subspace` projects
+    its parent's: B^T (G^p - x0), B^T J B, B^T dG^p/deta (exact on an invariant subspace)."""
+    if isinstance(family, Subspace):
+        g, J, e = evaluate(family.parent, family.lift(x), eta, period)
+        B = family.basis
+        return B.T @ (g - family.origin), B.T @ J @ B, B.T @ e
+    fun = _compiled(family)
+    g, J, e = (np.asarray(a) for a in fun(np.asarray(x, dtype=float), np.float64(eta)))
+    for _ in range(period - 1):
+        g, Jk, ek = (np.asarray(a) for a in fun(g, np.float64(eta)))
+        J, e = Jk @ J, Jk @ e + ek
+    return g, J, e
+
+
+def orbit(family: MapFamily, x: np.ndarray, eta: float, period: int) -> np.ndarray:
+    """The points x, G(x), ..., G^(period-1)(x), shape (period, dim)."""
+    pts = [np.asarray(x, dtype=float)]
+    for _ in range(period - 1):
+        pts.append(evaluate(family, pts[-1], eta, 1)[0])
+    return np.stack(pts)
+
+
+def multipliers(family: MapFamily, x: np.ndarray, eta: float, period: int) -> np.ndarray:
+    """Eigenvalues of D(G^p) on the quotient by :meth:`MapFamily.null_basis`, in the full space
+    of ``family.full`` at the lifted point, ordered by decreasing modulus (complex)."""
+    full = family.full
+    X = family.lift(x)
+    J = evaluate(full, X, eta, period)[1]
+    T = full.null_basis(X, period)
+    Q = complement(T, J.shape[0])
+    mu = np.linalg.eigvals(Q.T @ J @ Q) if Q.shape[1] else np.zeros(0, complex)
+    return mu[np.lexsort((np.angle(mu), -np.round(np.abs(mu), 12)))].astype(complex)

@@ -1,0 +1,79 @@
+"""Continuation in eta of gradient descent x -> x - eta grad F(x) on a problem, from a start.
+
+* A scalar chain without a start: the balanced minimum w_i = y^(1/L), continued on the balanced
+  line w_1 = ... = w_L (invariant under GD; :func:`balanced_line`), multipliers in the full
+  space (quotient by the minimum set's tangent at fixed points).
+* A balanced scalar start: GD (``simulate``) at the range's first eta until it settles, then the
+  same line.
+* Any other start (any problem): GD at the first eta until it settles on a fixed point (the
+  minimum reached), continued in the full space with the rescaling orbit's tangent as phase
+  conditions (:mod:`~dlnflow.continuation.corrector`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, check_problem
+from ..orbits import SweptGD
+from ..problem import Problem
+from ..simulate import Stop, simulate
+from .branch import ContinuationOptions
+from .cascade import Diagram, continue_cascade
+from .families import GDFamily, MapFamily, balanced_line
+
+
+def balanced_minimum(problem: Problem) -> np.ndarray:
+    """Weights w_i = y^(1/L) (real root) of the balanced minimum of a scalar chain with a
+    target y; InputError where there is none (y < 0 with L even) or it is degenerate (y = 0,
+    L >= 2: every multiplier is 1)."""
+    check_problem("problem", problem)
+    W = problem.optimal_product if problem.is_scalar_chain else None
+    if W is None:
+        raise InputError("a balanced minimum needs a scalar chain with a known target")
+    y, L = float(np.asarray(W).ravel()[0]), problem.depth
+    if y < 0 and L % 2 == 0:
+        raise InputError(f"target {y:g} < 0 has no balanced minimum at even depth {L}")
+    if y == 0 and L > 1:
+        raise InputError("target 0: the balanced minimum is the origin, a degenerate critical "
+                         "point (all multipliers 1), which cannot be continued")
+    return np.full(L, np.sign(y) * abs(y) ** (1.0 / L))
+
+
+def settle(problem: Problem, params: Any, eta: float, max_steps: int = 200_000) -> np.ndarray:
+    """The flattened point GD at ``eta`` reaches from ``params`` (simulate, stopping when a step
+    moves no weight by more than 1e-15 (1 + |w|)); InputError if the run diverged."""
+    x0 = np.asarray(problem.flatten(params), float)
+    tol = 1e-15 * (1.0 + float(np.max(np.abs(x0))))
+    traj = simulate(SweptGD(problem, eta), params, stop=Stop(max_steps=max_steps, stall_tol=tol))
+    if str(traj.status[0]) == "diverged":
+        raise InputError(f"gradient descent from the start diverges at eta={eta:g}")
+    return np.asarray(problem.flatten(traj.params_final), float).reshape(-1, x0.size)[0]
+
+
+def gd_continuation(problem: Problem, eta_range: tuple[float, float], start: Any = None,
+                    max_period: int = 2, options: ContinuationOptions | None = None) -> Diagram:
+    """Fixed points and their period-doubling cascade up to ``max_period`` for GD on
+    ``problem`` with eta in ``eta_range``, from ``start`` (params, or a scalar chain's weights;
+    None: the balanced minimum). ``Diagram.start`` is the full-space fixed point continued."""
+    check_problem("problem", problem)
+    lo = float(eta_range[0])
+    family: MapFamily
+    if start is None:
+        w = balanced_minimum(problem)
+        family, x0 = balanced_line(problem), np.array([np.sqrt(problem.depth) * w[0]])
+    else:
+        params = (problem.scalar_params(start) if problem.is_scalar_chain
+                  and not isinstance(start, tuple) else problem.check_params(start)[0])
+        x = settle(problem, params, lo)
+        w = np.asarray(problem.flatten(params), float)
+        if problem.is_scalar_chain and np.ptp(w) == 0.0:
+            family, x0 = balanced_line(problem), np.array([np.sqrt(problem.depth) * np.mean(x)])
+        else:
+            family, x0 = GDFamily(problem), x
+    diagram = continue_cascade(family, x0, eta_range, period=1, max_period=max_period,
+                               options=options)
+    diagram.start = family.lift(diagram.branches[0].x[0])
+    return diagram
