@@ -3,6 +3,11 @@
 A balanced start stays balanced under GD and converges to w_i = y^(1/L) while
 eta lambda_max < 2, lambda_max = L |y|^(2 - 2/L) (checked against problem.hessian at the limit
 reached); past eta* = 2/lambda_max the fixed point period-doubles, then chaos and divergence.
+Over the brute-force orbits: the branches continued in eta (``dlnflow.continuation``: fixed
+point, period 2, period 4 on the balanced line; stable solid, unstable dashed, stability from the
+multipliers in the full weight space) and their period doublings. Agreement stored: the first
+doubling against 2/lambda_max, and the period-2 branch against the brute-force 2-cycles where
+the branch is stable with every |multiplier| <= ``check_mu``.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import numpy as np
 NAME = "gd_orbit_diagram"
 TITLE = "GD orbit diagram in eta: stable up to 2/lambda_max of the minimum reached, then doubling"
 CONFIG = {"target": 1.0, "depths": [2, 4], "start_scale": 0.5, "eta_range": [0.5, 2.0],
-          "n_eta": 1400, "transient": 4000, "keep": 96, "spread_tol": 1e-3}
-QUICK = {**CONFIG, "n_eta": 300, "transient": 2000, "keep": 48}
+          "n_eta": 1400, "transient": 4000, "keep": 96, "spread_tol": 1e-3, "max_period": 4,
+          "check_mu": 0.97, "check_points": 40}
+QUICK = {**CONFIG, "n_eta": 200, "transient": 2000, "keep": 48, "check_points": 12}
 
 
 def compute(config: dict) -> dict:
@@ -42,8 +48,45 @@ def compute(config: dict) -> dict:
                   "first_doubling": first,
                   "lambda_max_limit": lam_limit, "limit_eta": float(etas[i_last]),
                   "eta_step": float(etas[1] - etas[0])})
+        d.update(_continued(prob, etas, d["p"], config))
+        d["doubling_rel_error"] = abs(d["continued_doubling"] - thr) / thr
         panels.append(d)
     return {"target": y, "panels": panels, "spread_tol": config["spread_tol"]}
+
+
+def _continued(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> dict:
+    """Branches continued over the eta grid's range (products p of their orbit points), their
+    special points, and the period-2 branch against the brute-force 2-cycles at up to
+    ``check_points`` grid etas where it is stable with |multipliers| <= ``check_mu``."""
+    from dlnflow import continuation
+
+    diag = continuation.gd_continuation(prob, (float(etas[0]), float(etas[-1])),
+                                        max_period=int(config["max_period"]))
+    branches = [{"period": b.period, "eta": b.eta, "p": np.prod(b.orbit, axis=-1),
+                 "stable": b.stable, "parent": b.parent, "end": b.end} for b in diag.branches]
+    points = [{"kind": q.kind, "eta": q.eta, "period": q.period,
+               "p": np.prod(q.orbit, axis=-1), "multipliers": np.abs(q.multipliers)}
+              for q in diag.points]
+    pd1 = [q.eta for q in diag.points if q.kind == "period_doubling" and q.period == 1]
+    i2 = next(i for i, b in enumerate(diag.branches) if b.period == 2 and b.parent == 0)
+    b2 = diag.branches[i2]
+    good = b2.stable & (np.nanmax(np.abs(b2.multipliers), axis=1) <= config["check_mu"])
+    e_ok = b2.eta[good] if np.any(good) else np.zeros(0)
+    inside = np.flatnonzero((etas >= e_ok.min()) & (etas <= e_ok.max())) if e_ok.size else \
+        np.zeros(0, int)
+    pick = inside[np.unique(np.linspace(0, len(inside) - 1, int(config["check_points"])).round(
+    ).astype(int))] if inside.size else inside
+    errs, checked = [], []
+    for eta, row in zip(etas[pick], p_brute[pick], strict=True):
+        at = continuation.point_at(diag.families[i2], b2, float(eta))
+        if at is None or np.max(np.abs(at[1])) > config["check_mu"] or not np.all(
+                np.isfinite(row)):
+            continue
+        errs.append(np.max(np.abs(np.sort(row[:2]) - np.sort(np.prod(at[0], axis=-1)))))
+        checked.append(float(eta))
+    return {"branches": branches, "points": points,
+            "continued_doubling": min(pd1) if pd1 else float("nan"),
+            "period2_checked_eta": checked, "period2_max_error": max(errs) if errs else None}
 
 
 def render(data: dict, config: dict):
@@ -53,6 +96,7 @@ def render(data: dict, config: dict):
     fig, axes = style.figure(columns=2, aspect=0.38, ncols=len(panels))
     for ax, d, color in zip(np.atleast_1d(axes), panels, style.PALETTE, strict=False):
         orbits.plot_orbit_diagram(ax, d, threshold=float(d["threshold"]), color=color)
+        orbits.plot_branches(ax, d["branches"], d["points"])
         ax.set_title(f"depth $L = {d['depth']}$, $y = {float(data['target']):g}$: "
                      f"$\\lambda_{{\\max}} = L|y|^{{2-2/L}} = {float(d['lambda_max_balanced']):g}$")
         ax.legend(loc="upper left", fontsize=5.5)

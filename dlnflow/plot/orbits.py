@@ -39,3 +39,40 @@ def plot_orbit_diagram(ax: Axes, data: dict[str, Any], quantity: str = "p",
         ax.set_yscale("log")
     ax.set_xlim(eta[0], eta[-1])
     return ax
+
+
+def plot_branches(ax: Axes, branches: list[dict[str, Any]], points: list[dict[str, Any]] = (),
+                  color: str = "0.1") -> Axes:
+    """Continued branches over an orbit diagram: for each branch (``eta`` (N,), ``p`` (N,
+    period) values of its orbit points, ``stable`` (N,)) one line per orbit point, solid where
+    stable and dashed where not; ``points`` (``eta``, ``p`` (period,), ``kind``) as markers
+    (period doubling: open circle, fold: open triangle)."""
+    for b in branches:
+        eta = np.asarray(b["eta"], float)
+        vals = np.asarray(b["p"], float).reshape(len(eta), -1)
+        stable = np.asarray(b["stable"], bool)
+        for lo, hi, ok in _runs(stable):
+            seg = slice(lo, min(hi + 1, len(eta)))   # overlap one point: no gaps
+            ax.plot(eta[seg], vals[seg], color=color, lw=0.8, ls="-" if ok else (0, (3, 2)))
+    marks = {"period_doubling": "o", "fold": "^"}
+    for q in points:
+        v = np.asarray(q["p"], float).ravel()
+        ax.plot(np.full(v.size, float(q["eta"])), v, marks.get(q["kind"], "s"), ms=3.5,
+                mfc="white", mec=color, mew=0.8, zorder=5)
+    ax.plot([], [], color=color, lw=0.8, label="stable branch")
+    ax.plot([], [], color=color, lw=0.8, ls=(0, (3, 2)), label="unstable branch")
+    if any(q["kind"] == "period_doubling" for q in points):
+        ax.plot([], [], "o", ms=3.5, mfc="white", mec=color, mew=0.8, label="period doubling")
+    if any(q["kind"] == "fold" for q in points):
+        ax.plot([], [], "^", ms=3.5, mfc="white", mec=color, mew=0.8, label="fold")
+    return ax
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:
+    """Maximal runs [lo, hi) of equal values of a boolean array."""
+    out, lo = [], 0
+    for i in range(1, len(flags) + 1):
+        if i == len(flags) or flags[i] != flags[lo]:
+            out.append((lo, i, bool(flags[lo])))
+            lo = i
+    return out
