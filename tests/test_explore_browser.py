@@ -32,9 +32,10 @@ webdriver = pytest.importorskip(
 import dlnflow as dl  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-CLICKS = [(1.0, -0.9), (-1.5, 0.35)]
-"""Data coordinates clicked: near the saddle's stable manifold w1 = -w2 (a plateau, then the
-escape) and a generic start."""
+CLICKS = {2: [(1.0, -0.9), (-1.5, 0.35)], 8: [(1.2, 0.9), (-1.0, -1.1)]}
+"""Data coordinates clicked at depth 2 (near the saddle's stable manifold w1 = -w2: a plateau,
+then the escape; and a generic start) and then at depth 8 (reduced coordinates, the surface
+w2 = ... = w8)."""
 
 WAIT_DRAWN = """
 const done = arguments[arguments.length - 1];
@@ -112,14 +113,30 @@ def server(tmp_path_factory):
     proc.wait(timeout=30)
 
 
+def _click_and_read(driver, clicks) -> tuple[dict, list[float]]:
+    """Click the portrait at the data points ``clicks``; returns what the page then holds and
+    the latency of each click in ms."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    latencies = []
+    for n, (w1, w2) in enumerate(clicks, start=1):
+        x, y = driver.execute_script(TO_PIXELS, w1, w2)
+        act = ActionBuilder(driver)
+        act.pointer_action.move_to_location(int(round(x)), int(round(y)))
+        act.pointer_action.click()
+        act.perform()
+        latencies.append(driver.execute_async_script(WAIT_DRAWN, n))
+        assert latencies[-1] is not None, f"click {n} was not drawn within 60 s"
+    return driver.execute_script(READ), latencies
+
+
 @pytest.fixture(scope="module")
-def page(server):
-    """The page in headless Chromium after two clicks: (browser data, latencies in ms)."""
+def pages(server):
+    """The page in headless Chromium after two clicks at depth 2 and two at depth 8:
+    depth -> (browser data, latencies in ms)."""
     binary, driver_path = _browser()
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.actions.action_builder import ActionBuilder
-
     opts = Options()
     opts.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -137,45 +154,52 @@ def page(server):
             time.sleep(0.2)
         driver.execute_script("document.addEventListener('pointerdown', () => "
                               "{ window._dlnflow_t_click = performance.now(); }, true);")
-        latencies = []
-        for n, (w1, w2) in enumerate(CLICKS, start=1):
-            x, y = driver.execute_script(TO_PIXELS, w1, w2)
-            act = ActionBuilder(driver)
-            act.pointer_action.move_to_location(int(round(x)), int(round(y)))
-            act.pointer_action.click()
-            act.perform()
-            latencies.append(driver.execute_async_script(WAIT_DRAWN, n))
-            assert latencies[-1] is not None, f"click {n} was not drawn within 60 s"
-        data = driver.execute_script(READ)
+        pages = {2: _click_and_read(driver, CLICKS[2])}
         shot = os.environ.get("DLNFLOW_EXPLORE_SCREENSHOT")
         if shot:
+            driver.execute_script("document.activeElement && document.activeElement.blur();")
             time.sleep(0.5)
             driver.save_screenshot(shot)
+        # depth 8 from the page's own control: the server clears the runs, draws the new
+        # portrait and compiles the runs for it; ready when eta's range ends at 2 x (2/8)
+        driver.execute_script("Bokeh.documents[0].get_model_by_name('depth').value = 8;")
+        deadline = time.monotonic() + 600
+        while not driver.execute_script(
+                "const d = Bokeh.documents[0]; return Math.abs(d.get_model_by_name('eta').end"
+                " - 0.5) < 1e-12 && d.get_model_by_name('flow_path').data.run.length == 0;"):
+            assert time.monotonic() < deadline, "depth 8 was not set up within 600 s"
+            time.sleep(0.5)
+        pages[8] = _click_and_read(driver, CLICKS[8])
     finally:
         driver.quit()
-    return data, latencies
+    return pages
 
 
-def test_two_clicks_draw_two_flows_and_two_gd_paths(page, record_property):
-    data, latencies = page
+@pytest.mark.parametrize("depth", [2, 8])
+def test_two_clicks_draw_two_flows_and_two_gd_paths(pages, depth, record_property):
+    data, latencies = pages[depth]
+    assert data["depth"] == depth
     for name in ("flow_path", "gd_path", "flow_loss", "gd_loss"):
         assert len(data[name]["xs"]) == 2, name
         assert all(len(xs) > 5 for xs in data[name]["xs"]), name
-    # the clicks landed where they were aimed (to a pixel: 4 / 480 in data units)
-    np.testing.assert_allclose(np.asarray(data["w0"]), np.asarray(CLICKS), atol=4 / 480)
+    # the clicks landed where they were aimed (to a pixel: 4 / 480 in data units) and, deeper,
+    # on the surface w2 = ... = wL
+    w0 = np.asarray(data["w0"])
+    np.testing.assert_allclose(w0[:, :2], np.asarray(CLICKS[depth]), atol=4 / 480)
+    assert np.all(w0[:, 2:] == w0[:, 1:2])
     for k in range(2):                           # the drawn paths start at the clicked points
-        assert data["flow_path"]["xs"][k][0] == data["w0"][k][0]
-        assert data["gd_path"]["ys"][k][0] == data["w0"][k][1]
-    record_property("click_latency_ms", latencies)
-    print(f"\nclick latency in the browser (pointer down -> drawn): "
+        assert data["flow_path"]["xs"][k][0] == w0[k][0]
+        assert data["gd_path"]["ys"][k][0] == w0[k][1]
+    record_property(f"click_latency_ms_depth{depth}", latencies)
+    print(f"\nclick latency in the browser at depth {depth} (pointer down -> drawn): "
           f"{', '.join(f'{t:.0f} ms' for t in latencies)}")
 
 
-@pytest.mark.parametrize("k", [0, 1])
-def test_displayed_losses_equal_simulate(page, k):
-    data, _ = page
-    assert (data["depth"], data["target"]) == (2, 1.0)
-    prob = dl.Problem.scalar_chain(2, target=1.0)
+@pytest.mark.parametrize("depth, k", [(2, 0), (2, 1), (8, 0), (8, 1)])
+def test_displayed_losses_equal_simulate(pages, depth, k):
+    data, _ = pages[depth]
+    assert data["target"] == 1.0
+    prob = dl.Problem.scalar_chain(depth, target=1.0)
     w0 = np.asarray(data["w0"][k])[None]
     # GD: the same map from the same start; the page stops at its loss floor, so it shows a
     # prefix of the full run
@@ -186,7 +210,7 @@ def test_displayed_losses_equal_simulate(page, k):
     np.testing.assert_allclose(shown_t, eta * np.arange(shown.size), rtol=1e-15)
     np.testing.assert_allclose(shown, gd.loss[0][:shown.size], rtol=1e-12)
     # flow: another solver (scipy DOP853 at rtol 1e-12) at the page's times; sqrt(2F) =
-    # |w1 w2 - 1| carries the state's error: the page's rodas4 run is tightened to rtol 1e-13
+    # |prod w - 1| carries the state's error: the page's rodas4 run is tightened to rtol 1e-13
     # by its loss floor, so 100 x 1e-12
     ts = np.asarray(data["flow_loss"]["xs"][k])
     ref = dl.simulate(dl.GradientFlow(prob), prob.scalar_params(w0), t1=float(ts[-1]),

@@ -53,8 +53,8 @@ class ExploreApp:
         self.eta = Slider(title="GD step eta", start=0.0, end=1.0, step=0.001, value=s.eta,
                           width=470, format="0.0000", name="eta")
         self.clear_button = Button(label="clear runs", width=100, name="clear")
-        self.status = Div(width=470, name="status")
-        self.table = Div(width=730, name="runs_table")
+        self.status = Div(width=470, height=22, name="status")   # fixed size: no relayout
+        self.table = figures.runs_table(self.src["runs_table"])
         self._syncing = False
         self._show_setting()
         self.portrait.on_event(Tap, lambda ev: self.click(ev.x, ev.y))
@@ -180,9 +180,7 @@ class ExploreApp:
                                        "eta": [run.eta]})
             self.runs.append(run)
             self.click_seconds.append(time.perf_counter() - t0)
-            self.table.text = self._table()
-            self._say(f"run {k + 1}: flow {run.flow_status}, GD {run.gd_status} "
-                      f"({1e3 * self.click_seconds[-1]:.0f} ms on the server)")
+            self.src["runs_table"].stream(figures.table_row(k, run, color))
         return run
 
     def clear(self) -> None:
@@ -192,27 +190,8 @@ class ExploreApp:
                 self.src[name].data = figures.empty(cols)
             self.runs.clear()
             self.click_seconds.clear()
-            self.table.text = ""
 
     # ------------------------------------------------------------------ helpers
-    def _table(self) -> str:
-        head = ("<tr><th>run</th><th>start w0</th><th>eta</th><th>flow</th><th>F end, flow</th>"
-                "<th>|ΔD| flow</th><th>GD</th><th>F end, GD</th><th>|ΔD| GD</th>"
-                "<th>2/λmax at limit</th></tr>")
-        rows = []
-        for k, r in enumerate(self.runs):
-            color = figures.RUN_COLORS[k % len(figures.RUN_COLORS)]
-            w0 = ", ".join(f"{v:.3f}" for v in r.start[:3]) + (", ..." if r.start.size > 3
-                                                                else "")
-            lim = "-" if r.limit_threshold is None else f"{r.limit_threshold:.4g}"
-            rows.append(f"<tr style='color:{color}'><td>{k + 1}</td><td>({w0})</td>"
-                        f"<td>{r.eta:.4g}</td><td>{r.flow_status}</td>"
-                        f"<td>{r.flow_loss[-1]:.3e}</td><td>{r.flow_drift:.1e}</td>"
-                        f"<td>{r.gd_status}</td><td>{r.gd_loss[-1]:.3e}</td>"
-                        f"<td>{r.gd_drift:.1e}</td><td>{lim}</td></tr>")
-        return ("<table style='font-size:8.5pt;border-spacing:8px 1px;white-space:nowrap'>"
-                + head + "".join(rows) + "</table>")
-
     def _say(self, text: str, error: bool = False) -> None:
         color = "#C00000" if error else "#333333"
         self.status.text = f"<span style='color:{color}'>{html.escape(text)}</span>"

@@ -11,12 +11,17 @@ import numpy as np
 from bokeh.core.properties import field
 from bokeh.models import (
     ColumnDataSource,
+    DataTable,
     HoverTool,
+    HTMLTemplateFormatter,
     Label,
     Legend,
     LegendItem,
     Range1d,
+    ScientificFormatter,
     Span,
+    StringFormatter,
+    TableColumn,
 )
 from bokeh.plotting import figure
 
@@ -36,6 +41,8 @@ RUN_SOURCES = {
     "gd_imbalance": LINE_COLUMNS, "gd_imbalance_points": POINT_COLUMNS,
     "starts": ("x", "y", "color", "run", "w0", "eta"),
     "limit_marks": ("x", "color", "run"),
+    "runs_table": ("run", "color", "start", "eta", "flow_status", "flow_loss", "flow_drift",
+                   "gd_status", "gd_loss", "gd_drift", "limit"),
 }
 """Sources that hold the runs, emptied by ``clear``: name -> columns."""
 
@@ -167,3 +174,33 @@ def critical_columns(data: dict, extent) -> tuple[dict, dict]:
         lines["color"].append(CRITICAL_COLORS[cls])
         lines["label"].append(CLASS_LABELS[cls])
     return pts, lines
+
+
+TABLE_COLUMNS = (("run", "run", 35), ("start", "start w0", 120), ("eta", "eta", 55),
+                 ("flow_status", "flow", 75), ("flow_loss", "F end, flow", 75),
+                 ("flow_drift", "|ΔD| flow", 65), ("gd_status", "GD", 75),
+                 ("gd_loss", "F end, GD", 75), ("gd_drift", "|ΔD| GD", 65),
+                 ("limit", "2/λmax at limit", 95))
+
+
+def runs_table(source: ColumnDataSource, width: int = 735, height: int = 150) -> DataTable:
+    """One row per run: start, statuses, final losses, imbalance drifts, 2/lambda_max at the
+    flow's limit (a table widget: a new row does not re-lay out the page)."""
+    sci = {"flow_loss", "flow_drift", "gd_loss", "gd_drift"}
+    swatch = HTMLTemplateFormatter(
+        template='<span style="color:<%= color %>">&#9632;</span> <%= value %>')
+    cols = [TableColumn(field=f, title=t, width=w,
+                        formatter=swatch if f == "run" else ScientificFormatter(precision=2)
+                        if f in sci else StringFormatter()) for f, t, w in TABLE_COLUMNS]
+    return DataTable(source=source, columns=cols, width=width, height=height, index_position=None,
+                     name="runs_table_widget")
+
+
+def table_row(k: int, run, color: str) -> dict:
+    """The table row of run k (a :class:`dlnflow.explore.model.Run`) drawn in ``color``."""
+    w0 = ", ".join(f"{v:.3f}" for v in run.start[:3]) + (", ..." if run.start.size > 3 else "")
+    return {"run": [k + 1], "color": [color], "start": [f"({w0})"], "eta": [f"{run.eta:.4g}"],
+            "flow_status": [run.flow_status], "flow_loss": [float(run.flow_loss[-1])],
+            "flow_drift": [run.flow_drift], "gd_status": [run.gd_status],
+            "gd_loss": [float(run.gd_loss[-1])], "gd_drift": [run.gd_drift],
+            "limit": ["-" if run.limit_threshold is None else f"{run.limit_threshold:.4g}"]}
