@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 import dlnflow as dl
-from dlnflow import fitting
+from dlnflow import fitting, sweep
 from dlnflow.papers import arora_eta, bartlett_eta, du_hu_eta, du_hu_output_scale, zou_eta
 from dlnflow.plot.style import PALETTE, figure
 
@@ -169,55 +169,79 @@ def _kappa(X: np.ndarray) -> float:
     return float((s[0] / s[-1]) ** 2)
 
 
-def _failure(cfg: dict) -> dict[str, Any]:
-    """Bartlett's failure: identity start, symmetric target with a negative eigenvalue."""
+def _failure_setup(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Bartlett's failure target: symmetric, with the eigenvalues ``fail_eigs``; its eigen
+    decomposition and the predicted stalled loss 0.5 sum of lambda_-^2."""
     eigs = np.asarray(cfg["fail_eigs"], dtype=float)
     phi = _sym(list(eigs), cfg["seed"] + 1)
     w, V = np.linalg.eigh(phi)
-    neg = w < 0
-    predicted = 0.5 * float(np.sum(w[neg] ** 2))
-    out = {"phi": phi.tolist(), "eigs": eigs.tolist(), "predicted": predicted, "depths": [],
-           "loss": [], "rel_gap": [], "product_on_negative": [], "status": [], "eta": []}
-    for L in cfg["fail_depths"]:
-        prob = dl.Problem.target_matrix(phi, depth=L)
-        eta = bartlett_eta(L, float(np.max(np.abs(eigs))))
-        traj = dl.simulate(dl.GradientDescent(prob, eta), dl.init.identity(prob, batch=1),
-                           stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["fail_steps"]),
-                           save=dl.SaveAt(every=cfg["fail_steps"]))
-        W = np.asarray(prob.end_to_end(tuple(np.asarray(P[0]) for P in traj.params_final)))
-        loss = float(traj.loss_final[0])
-        out["depths"].append(L)
-        out["eta"].append(eta)
-        out["loss"].append(loss)
-        out["rel_gap"].append(abs(loss - predicted) / predicted)
-        out["product_on_negative"].append([float(v @ W @ v) for v in V[:, neg].T])
-        out["status"].append(str(traj.status[0]))
-    return out
+    return phi, w, V, 0.5 * float(np.sum(w[w < 0] ** 2))
+
+
+def _failure_cell(cell: dict, cfg: dict) -> dict[str, Any]:
+    """One sweep cell of the failure case: GD from the identity start at depth L."""
+    phi, w, V, _ = _failure_setup(cfg)
+    L = cell["depth"]
+    prob = dl.Problem.target_matrix(phi, depth=L)
+    eta = bartlett_eta(L, float(np.max(np.abs(cfg["fail_eigs"]))))
+    traj = dl.simulate(dl.GradientDescent(prob, eta), dl.init.identity(prob, batch=1),
+                       stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["fail_steps"]),
+                       save=dl.SaveAt(every=cfg["fail_steps"]))
+    W = np.asarray(prob.end_to_end(tuple(np.asarray(P[0]) for P in traj.params_final)))
+    return {"eta": eta, "loss": float(traj.loss_final[0]),
+            "product_on_negative": np.asarray([float(v @ W @ v) for v in V[:, w < 0].T]),
+            "status": str(traj.status[0])}
+
+
+def _failure(cfg: dict, result: sweep.SweepResult) -> dict[str, Any]:
+    """Bartlett's failure: identity start, symmetric target with a negative eigenvalue."""
+    phi, _, _, predicted = _failure_setup(cfg)
+    loss = [float(v) for v in result.column("loss")]
+    return {"phi": phi.tolist(), "eigs": [float(e) for e in cfg["fail_eigs"]],
+            "predicted": predicted, "depths": [c["depth"] for c in result.cells],
+            "loss": loss, "rel_gap": [abs(v - predicted) / predicted for v in loss],
+            "product_on_negative": [np.asarray(p).tolist()
+                                    for p in result.column("product_on_negative")],
+            "status": [str(s) for s in result.column("status")],
+            "eta": [float(e) for e in result.column("eta")]}
+
+
+def _row_cell(cell: dict, cfg: dict) -> dict[str, Any]:
+    """One sweep cell: one row's batched GD run at depth L under its paper's start and step."""
+    prob, p0, eta = _row_setups(cfg)["setups"][cfg["row"]](cell["depth"])
+    traj = dl.simulate(dl.GradientDescent(prob, eta), p0,
+                       stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
+                       save=dl.SaveAt(every=cfg["max_steps"]))
+    return {"eta": eta, "steps": np.asarray(traj.steps, dtype=int),
+            "status": np.asarray([str(s) for s in traj.status])}
 
 
 def compute(config: dict) -> dict:
-    """Iterations to the threshold against depth for every row, fitted laws, failure case."""
+    """Iterations to the threshold against depth for every row, fitted laws, failure case.
+    Every (row, depth) cell and every failure depth is one cell of a sweep; all go to the
+    executor at once (local, or the Dask cluster of ``dlnflow figures --executor dask``)."""
     cfg = dict(config)
     built = _row_setups(cfg)
+    specs = [sweep.SweepSpec.of(_row_cell, {"depth": cfg["depths"]}, {**cfg, "row": name})
+             for name in built["setups"]]
+    specs.append(sweep.SweepSpec.of(_failure_cell, {"depth": cfg["fail_depths"]}, cfg))
+    *row_results, fail = sweep.run_sweeps(specs, desc=NAME)
     rows: dict[str, Any] = {}
-    for name, make in built["setups"].items():
+    for name, res in zip(built["setups"], row_results, strict=True):
         per_depth, runs = [], []
-        for L in cfg["depths"]:
-            prob, p0, eta = make(L)
-            traj = dl.simulate(dl.GradientDescent(prob, eta), p0,
-                               stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
-                               save=dl.SaveAt(every=cfg["max_steps"]))
-            counts = fitting.censored_counts(traj.steps, traj.status)
+        for eta, steps, status in zip(res.column("eta"), res.column("steps"),
+                                      res.column("status"), strict=True):
+            counts = fitting.censored_counts(steps, status)
             runs.append(counts)
             q = fitting.quantiles(counts)
-            per_depth.append({"eta": eta, "steps": np.asarray(traj.steps, int).tolist(),
-                              "status_counts": fitting.status_counts(traj.status),
+            per_depth.append({"eta": float(eta), "steps": np.asarray(steps, int).tolist(),
+                              "status_counts": fitting.status_counts(status),
                               "quartiles": [float(v) if np.isfinite(v) else None for v in q],
                               "censored": int(np.sum(~np.isfinite(counts)))})
         law = fitting.classify_growth(cfg["depths"], runs, seed=cfg["seed"])
         rows[name] = {**ROWS[name], "depths": list(cfg["depths"]), "per_depth": per_depth,
                       "fit": law, "law": law["law"], "summary": law["summary"]}
-    return {"config": cfg, "rows": rows, "failure": _failure(cfg), "setup": built["info"]}
+    return {"config": cfg, "rows": rows, "failure": _failure(cfg, fail), "setup": built["info"]}
 
 
 def _median_cells(row: dict) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import dlnflow as dl
-from dlnflow import fitting
+from dlnflow import fitting, sweep
 from dlnflow.plot.style import PALETTE, figure
 
 NAME = "shamir_depth_scaling"
@@ -69,21 +69,57 @@ QUICK = {
 }
 
 
-def _gd_runs(prob: dl.Problem, params0: Any, cfg: dict) -> dict[str, Any]:
-    """One batched GD run of all seeds; counts, statuses and quartiles (censored = +inf)."""
+def _family(cfg: dict, family: str, L: int) -> tuple[dl.Problem, Any]:
+    """The problem and the batched starts of one start family at depth L."""
+    seed = cfg["seed"]
+    if family == "gaussian":
+        prob = dl.Problem.scalar_chain(L, 1.0)
+        return prob, dl.init.gaussian(prob, seed + L, batch=cfg["seeds"])
+    if family in ("near_id_neg", "near_id_pos"):
+        prob = dl.Problem.scalar_chain(L, -1.0 if family == "near_id_neg" else 1.0)
+        return prob, dl.init.near_identity(prob, seed + 100 + L, batch=cfg["seeds"],
+                                           noise=cfg["near_identity_noise"])
+    k = int(family.removeprefix("matrix_d"))
+    prob = dl.Problem.target_matrix(np.eye(k), depth=L, width=k)
+    return prob, dl.init.gaussian(prob, seed + 1000 * k + L, batch=cfg["matrix_seeds"])
+
+
+def _gd_cell(cell: dict, cfg: dict) -> dict[str, Any]:
+    """One sweep cell: one batched GD run of all seeds of a family at one depth."""
+    prob, params0 = _family(cfg, cfg["family"], cell["depth"])
     traj = dl.simulate(dl.GradientDescent(prob, cfg["eta"]), params0,
                        stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
                        save=dl.SaveAt(every=cfg["max_steps"]))
-    counts = fitting.censored_counts(traj.steps, traj.status)
+    return {"steps": np.asarray(traj.steps, dtype=int),
+            "status": np.asarray([str(s) for s in traj.status])}
+
+
+def _flow_cell(cell: dict, cfg: dict) -> dict[str, Any]:
+    """One sweep cell: the flow from the first ``flow_seeds`` Gaussian starts at one depth."""
+    prob, w0 = _family(cfg, "gaussian", cell["depth"])
+    w0 = tuple(W[: cfg["flow_seeds"]] for W in w0)       # the first GD seeds of this depth
+    traj = dl.simulate(dl.GradientFlow(prob), w0, t1=cfg["flow_t1"],
+                       solver=dl.Solver(cfg["flow_solver"], rtol=cfg["flow_rtol"],
+                                        atol=cfg["flow_atol"]),
+                       stop=dl.Stop(loss=cfg["threshold"]))
+    return {"t_final": np.asarray(traj.t_final), "steps": np.asarray(traj.steps, dtype=int),
+            "status": np.asarray([str(s) for s in traj.status])}
+
+
+def _gd_runs(steps: np.ndarray, status: np.ndarray) -> dict[str, Any]:
+    """Counts, statuses and quartiles of one depth's runs (censored = +inf)."""
+    counts = fitting.censored_counts(steps, status)
     q = fitting.quantiles(counts)
-    return {"steps": np.asarray(traj.steps, dtype=int).tolist(),
+    return {"steps": np.asarray(steps, dtype=int).tolist(),
             "converged": np.isfinite(counts).tolist(),
-            "status_counts": fitting.status_counts(traj.status),
+            "status_counts": fitting.status_counts(status),
             "quartiles": [float(v) if np.isfinite(v) else None for v in q]}
 
 
-def _series(depths: list[int], make: Any, cfg: dict) -> dict[str, Any]:
-    per_depth = [_gd_runs(*make(L), cfg) for L in depths]
+def _series(result: sweep.SweepResult, cfg: dict) -> dict[str, Any]:
+    depths = [c["depth"] for c in result.cells]
+    per_depth = [_gd_runs(k, s) for k, s in zip(result.column("steps"), result.column("status"),
+                                                 strict=True)]
     runs = [fitting.censored_counts(r["steps"], ["converged" if c else "censored"
                                                  for c in r["converged"]]) for r in per_depth]
     fit = fitting.fit_growth(depths, runs, "exponential", seed=cfg["seed"])
@@ -91,51 +127,37 @@ def _series(depths: list[int], make: Any, cfg: dict) -> dict[str, Any]:
             "censored": [int(np.sum(~np.isfinite(r))) for r in runs]}
 
 
+def _families(cfg: dict) -> dict[str, list[int]]:
+    """Each GD start family and its depths."""
+    out = {"gaussian": cfg["gaussian_depths"], "near_id_neg": cfg["near_identity_depths"],
+           "near_id_pos": cfg["near_identity_depths"]}
+    out.update({f"matrix_d{k}": cfg["matrix_depths"] for k in cfg["matrix_widths"]})
+    return out
+
+
 def compute(config: dict) -> dict:
-    """GD counts against depth for every start family, fitted rates, and the flow's times."""
+    """GD counts against depth for every start family, fitted rates, and the flow's times.
+    Every (family, depth) cell is one cell of a sweep; all cells go to the executor at once
+    (local, or the Dask cluster of ``dlnflow figures --executor dask``)."""
     cfg = dict(config)
-    seed, B = cfg["seed"], cfg["seeds"]
+    fams = _families(cfg)
+    specs = [sweep.SweepSpec.of(_gd_cell, {"depth": d}, {**cfg, "family": f})
+             for f, d in fams.items()]
+    specs.append(sweep.SweepSpec.of(_flow_cell, {"depth": cfg["flow_depths"]}, cfg))
+    *gd, fl = sweep.run_sweeps(specs, desc=NAME)
     out: dict[str, Any] = {"config": cfg, "series": {}}
-
-    def gaussian(L: int) -> tuple:
-        prob = dl.Problem.scalar_chain(L, 1.0)
-        return prob, dl.init.gaussian(prob, seed + L, batch=B)
-
-    def near(y: float):
-        def make(L: int) -> tuple:
-            prob = dl.Problem.scalar_chain(L, y)
-            return prob, dl.init.near_identity(prob, seed + 100 + L, batch=B,
-                                               noise=cfg["near_identity_noise"])
-        return make
-
-    out["series"]["gaussian"] = _series(cfg["gaussian_depths"], gaussian, cfg)
-    out["series"]["near_id_neg"] = _series(cfg["near_identity_depths"], near(-1.0), cfg)
-    out["series"]["near_id_pos"] = _series(cfg["near_identity_depths"], near(1.0), cfg)
-    for k in cfg["matrix_widths"]:
-        def matrix(L: int, k: int = k) -> tuple:
-            prob = dl.Problem.target_matrix(np.eye(k), depth=L, width=k)
-            return prob, dl.init.gaussian(prob, seed + 1000 * k + L, batch=cfg["matrix_seeds"])
-        out["series"][f"matrix_d{k}"] = _series(cfg["matrix_depths"], matrix, cfg)
-
-    flow = {"depths": list(cfg["flow_depths"]), "t_final": [], "steps": [], "status": []}
-    for L in cfg["flow_depths"]:
-        prob = dl.Problem.scalar_chain(L, 1.0)
-        w0 = dl.init.gaussian(prob, seed + L, batch=B)
-        w0 = tuple(W[: cfg["flow_seeds"]] for W in w0)   # the first GD seeds of this depth
-        traj = dl.simulate(dl.GradientFlow(prob), w0, t1=cfg["flow_t1"],
-                           solver=dl.Solver(cfg["flow_solver"], rtol=cfg["flow_rtol"],
-                                            atol=cfg["flow_atol"]),
-                           stop=dl.Stop(loss=cfg["threshold"]))
-        flow["t_final"].append(np.asarray(traj.t_final).tolist())
-        flow["steps"].append(np.asarray(traj.steps, dtype=int).tolist())
-        flow["status"].append([str(s) for s in traj.status])
+    for f, res in zip(fams, gd, strict=True):
+        out["series"][f] = _series(res, cfg)
+    flow = {"depths": list(cfg["flow_depths"]),
+            "t_final": [np.asarray(t).tolist() for t in fl.column("t_final")],
+            "steps": [np.asarray(k, dtype=int).tolist() for k in fl.column("steps")],
+            "status": [[str(s) for s in st] for st in fl.column("status")]}
     tf = [fitting.censored_counts(t, s) for t, s in zip(flow["t_final"], flow["status"],
                                                          strict=True)]
     flow["time_fit"] = fitting.fit_growth(cfg["flow_depths"], tf, "exponential",
-                                          seed=seed)
+                                          seed=cfg["seed"])
     flow["median_time"] = [float(np.median(t)) for t in flow["t_final"]]
     flow["median_steps"] = [float(np.median(s)) for s in flow["steps"]]
-    # The same starts under GD: iterations * eta is the GD time, compared with the flow time.
     out["flow"] = flow
     return out
 

@@ -24,6 +24,7 @@ Contract of an analysis module (docs/CONTRIBUTING.md): NAME, TITLE, CONFIG, QUIC
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -194,8 +195,13 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
         out: str | os.PathLike | None = None, formats: str | Sequence[str] = DEFAULT_FORMATS,
         force: bool = False, directory: str | os.PathLike | None = None,
         progress: bool | None = None,
-        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        log: Callable[[str], None] | None = None, executor: Any = None,
+        workers: int | None = None) -> dict[str, Any]:
     """Compute what is missing (or everything with ``force``), render and write the figures.
+
+    ``executor`` (and ``workers``): where the analyses' sweeps run their cells (see
+    :func:`dlnflow.sweep.executors.resolve`: "local", "dask", a scheduler address, a Client);
+    None keeps the default, in this process. The numbers, and so the cache, do not depend on it.
 
     Returns a JSON-ready report: out folder, per figure its status (computed/cached/failed),
     files with sha256, seconds, note (why a cache entry was rejected); and the lists
@@ -209,6 +215,11 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
     chosen = select(registry, names)
     out = Path(out) if out is not None else (DEFAULT_OUT / "quick" if quick else DEFAULT_OUT)
     out = check_out_dir(out)
+    scope: Any = contextlib.nullcontext()
+    if executor is not None or workers is not None:
+        from .sweep import executor_scope
+
+        scope = executor_scope(executor, workers)
     lock = hold_out_dir(out)
     try:
         pkg = package_hash()
@@ -216,9 +227,10 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
         results: list[FigureResult] = []
         bar = tqdm(chosen, desc="figures", unit="fig", leave=False, file=sys.stderr,
                    disable=None if progress is None else not progress)
-        for an in bar:
-            bar.set_postfix_str(an.name)
-            results.append(_run_one(an, quick, out, fmts, force, pkg, versions, log))
+        with scope:
+            for an in bar:
+                bar.set_postfix_str(an.name)
+                results.append(_run_one(an, quick, out, fmts, force, pkg, versions, log))
         _update_manifest(out, results, quick)
     finally:
         if lock is not None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from ._common import emit
+from ._common import emit, integer
 
 NAME = "figures"
 HELP = ("regenerate the figures of analyses/ (cached data, byte-identical outputs, manifest); "
@@ -25,6 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="recompute even when cached data exist")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
+    parser.add_argument("--executor", choices=("local", "dask"), default=None,
+                        help="where the analyses' sweep cells run: in this process (default) "
+                             "or on Dask workers")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                             "(implies --executor dask)")
+    parser.add_argument("--workers", type=integer(1, 1024), default=None,
+                        help="workers of the local Dask cluster started by --executor dask "
+                             "(default: one per core)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
         formats = pipeline.parse_formats(args.format)
     except InputError as exc:
         raise InputError(f"--format: {exc}") from None
+    from .sweep import executor_from_args
+
+    executor, workers = executor_from_args(args)
     log = None if args.json else (lambda s: tqdm.write(s, file=sys.stderr))
     report = pipeline.run(args.names, quick=args.quick, out=args.out, formats=formats,
-                          force=args.force, progress=None if not args.json else False, log=log)
+                          force=args.force, progress=None if not args.json else False, log=log,
+                          executor=None if executor == "local" else executor, workers=workers)
     lines = []
     for name, r in report["figures"].items():
         extra = f": {r['error']}" if r["error"] else f" ({', '.join(r['files'])})"
