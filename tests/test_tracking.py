@@ -183,7 +183,29 @@ def test_bad_track_arguments():
         dl.simulate(gd, [1.0, 1.0], stop=dl.Stop(max_steps=5), track=dl.Track(every=0.5))
     with pytest.raises(dl.InputError, match="track must be a dlnflow.Track"):
         dl.simulate(gd, [1.0, 1.0], stop=dl.Stop(max_steps=5), track=("sharpness",))
+    flow = dl.GradientFlow(dl.Problem.scalar_chain(2, 1.0))
+    with pytest.raises(dl.InputError, match=r"Track with SaveAt.steps needs a rodas4 or scipy "
+                                            r"solver: diffrax \(tsit5\)"):
+        dl.simulate(flow, [1.0, 1.0], t1=1.0, solver="tsit5", save=dl.SaveAt(steps=True),
+                    track=dl.Track())
     custom = dl.Problem.scalar_chain(2, loss=lambda p: (p - 1.0) ** 4)
     with pytest.raises(dl.InputError, match="recovery_error needs a known minimiser W"):
         dl.simulate(dl.GradientDescent(custom, 0.1), [1.0, 1.0], stop=dl.Stop(max_steps=5),
                     track=dl.Track(("recovery_error",)))
+
+
+@pytest.mark.parametrize("solver", ["RK45", "rodas4"])
+def test_flow_tracking_keeps_step_records(solver):
+    """With SaveAt.steps and ts the records are those of the untracked solve; samples found."""
+    sys = dl.GradientFlow(PROB)
+    save = dl.SaveAt(ts=[0.3], steps=True)
+    tr = dl.simulate(sys, STARTS, t1=1.0, solver=solver, save=save,
+                     track=dl.Track(("nuclear_norm",), every=0.1))
+    plain = dl.simulate(sys, STARTS, t1=1.0, solver=solver, save=save)
+    np.testing.assert_array_equal(tr.t, plain.t)
+    np.testing.assert_array_equal(tr.loss, plain.loss)
+    N = tr.tracked["nuclear_norm"]
+    np.testing.assert_allclose(N.times, np.tile(np.linspace(0, 1, 11), (2, 1)), atol=1e-15)
+    at_03 = np.flatnonzero(plain.t[0] == 0.3)[0]
+    W = np.asarray(PROB.end_to_end(tuple(L[0, at_03] for L in plain.params)))
+    assert N.values[0, 3] == pytest.approx(np.linalg.svd(W, compute_uv=False).sum(), rel=1e-12)

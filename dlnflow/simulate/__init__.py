@@ -74,7 +74,7 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     problem = system.state_problem
     params, batched = _batched(problem, params0)
     _check_records(system, problem, params, t1, stop, save)
-    track = check_track(track, system, problem, int(params[0].shape[0]), t1, stop.max_steps)
+    track = check_track(track, system, problem, int(params[0].shape[0]), t1, stop, save, solver)
     fstar = float(system.problem.optimal_loss or 0.0)
     B = int(params[0].shape[0])
     reporter = None

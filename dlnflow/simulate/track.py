@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -20,21 +21,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import observables
-from ..errors import check_positive_int, check_type
+from ..errors import InputError, check_positive_int, check_type
 from ..problem import Params, Problem
 from ..resources import check_memory
 from ..systems import AbstractMap
 from ..trajectory import Tracked, Trajectory
-from .options import SaveAt, Track
+from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop, Track
 from .records import compact_records
 
 
-def check_track(track: Track | None, system, problem: Problem, batch: int,
-                t1: float | None, max_steps: int | None) -> Track | None:
+def check_track(track: Track | None, system, problem: Problem, batch: int, t1: float | None,
+                stop: Stop, save: SaveAt, solver: Any) -> Track | None:
     """Validate ``track`` for this run before it starts (InputError naming what is wrong)."""
     if track is None:
         return None
     check_type("track", track, Track, "a dlnflow.Track")
+    name = solver.name if isinstance(solver, Solver) else (solver or DEFAULT_SOLVER)
+    if save.steps and FLOW_SOLVERS.get(name) == "diffrax":
+        raise InputError(f"Track with SaveAt.steps needs a rodas4 or scipy solver: diffrax "
+                         f"({name}) records its steps or SaveAt.ts, not both")
+    max_steps = stop.max_steps
     for name in track.names:
         observables.OBSERVABLES[name].check(problem)
     if isinstance(system, AbstractMap):
@@ -81,6 +87,9 @@ def _flow_samples(traj: Trajectory, track: Track, save: SaveAt, t1: float):
         pos = np.minimum(np.searchsorted(t_row, want), last[b])
         found = t_row[pos] == want
         n = int(found.sum())
+        if n != want.size:                              # every backend records SaveAt.ts
+            raise RuntimeError(f"run {b}: the solve did not record the sample times "
+                               f"{want[~found].tolist()[:3]} (tracking)")
         times[b, :n], index[b, :n] = want[found], pos[found]
         times[b, n], index[b, n] = traj.t_final[b], last[b]
     states = tuple(np.take_along_axis(np.asarray(W), index[:, :, None, None], axis=1)
