@@ -100,3 +100,23 @@ def test_end_to_end_flow_matches_balanced_product():
                                rtol=0, atol=1e-8)
     np.testing.assert_allclose(e2e.loss, deep.loss, rtol=1e-8, atol=1e-14)
     assert e2e.problem.depth == 1 and e2e.optimal_loss == prob.optimal_loss
+
+
+def test_unknown_optimum_is_said_not_assumed():
+    """A custom f without F*: statuses say thresholds measure F itself and rates refuse to
+    divide by F - 0; given F*, the same run carries no note and its local rate is
+    ||grad F||^2 / (F - F*) (checked at the start against the chain's closed form)."""
+    f = lambda p: 0.5 * (p - 1.0) ** 2 + 0.25            # noqa: E731  (F* = 0.25)
+    w0 = np.array([0.5, 0.8])
+    unknown = dl.Problem.scalar_chain(2, loss=f)
+    assert unknown.optimum.value is None and unknown.optimum.attained is None
+    tr = dl.simulate(dl.GradientFlow(unknown), w0, t1=1.0)
+    assert tr.status == [dl.Status.COMPLETED] and "F* unknown" in tr.messages[0]
+    with pytest.raises(dl.InputError, match="rates divide by F - F"):
+        dl.rates.local_rate(tr)
+    known = dl.Problem.scalar_chain(2, loss=f, optimal_loss=0.25)
+    tr = dl.simulate(dl.GradientFlow(known), w0, t1=1.0)
+    assert tr.messages == [""]
+    _, r = dl.rates.local_rate(tr)
+    p = 0.4                                              # rate = (p - 1)^2 (w1^2 + w2^2) / e
+    assert r[0, 0] == pytest.approx((p - 1) ** 2 * 0.89 / (0.5 * (p - 1) ** 2), rel=1e-12)
