@@ -4,6 +4,12 @@
 * One JAX CPU device per available core (at most 16; ``DLNFLOW_CPU_DEVICES=N`` overrides, 1
   turns it off), so batched maps spread their runs over the cores (``simulate``). Skipped when
   the caller has already set ``jax_num_cpu_devices`` or started a JAX backend.
+* JAX's persistent compilation cache in a per-user folder, so that a new process reuses the
+  compiled loops of earlier ones: ``$DLNFLOW_CACHE_DIR/jax``, else
+  ``$XDG_CACHE_HOME/dlnflow/jax``, else ``~/.cache/dlnflow/jax`` (created private, mode 0700;
+  never a shared temporary folder: JAX trusts what it finds there). Every compilation is cached,
+  however short. ``DLNFLOW_COMPILATION_CACHE=0`` turns it off; a cache folder the caller gave
+  JAX already (``jax_compilation_cache_dir``) is kept as it is.
 """
 
 import os
@@ -37,4 +43,38 @@ def _one_cpu_device_per_core() -> bool:
     return True
 
 
+def compilation_cache_dir() -> str | None:
+    """The folder of the persistent compilation cache, None when DLNFLOW_COMPILATION_CACHE is
+    0 (or false, no, off)."""
+    if os.environ.get("DLNFLOW_COMPILATION_CACHE", "1").strip().lower() in OFF:
+        return None
+    base = os.environ.get("DLNFLOW_CACHE_DIR", "").strip()
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        base = os.path.join(xdg or os.path.join(os.path.expanduser("~"), ".cache"), "dlnflow")
+    return os.path.join(base, "jax")
+
+
+def _use_compilation_cache() -> str | None:
+    """Point JAX at the cache folder (see the module docstring); the folder or None."""
+    if jax.config.jax_compilation_cache_dir or not hasattr(os, "getuid"):
+        return None
+    path = compilation_cache_dir()
+    if path is None:
+        return None
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.stat(path)
+    except OSError:                             # read-only home and the like: run uncached
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:      # not ours alone: not trusted
+        return None
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+OFF = ("0", "false", "no", "off")
 CPU_DEVICES_SET = _one_cpu_device_per_core()
+COMPILATION_CACHE = _use_compilation_cache()

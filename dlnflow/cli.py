@@ -16,7 +16,9 @@ rather than a missing one. Writing ``--init=-0.5,1,1`` yourself works everywhere
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import pkgutil
 import sys
 
@@ -25,7 +27,10 @@ from .commands._common import OneLineParser
 from .errors import InputError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, lazy: bool = False) -> argparse.ArgumentParser:
+    """The ``dlnflow`` parser. ``lazy``: only the subcommand ``command`` (None: none) gets its
+    arguments, so only its module is imported; the others are listed with their help, read
+    from their sources (``dlnflow --help`` imports no command module)."""
     parser = OneLineParser(
         prog="dlnflow",
         description="Deep linear networks as dynamical systems: flows, maps, critical points, "
@@ -35,12 +40,38 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
+        listed = _listing(info.name) if lazy else None
+        if listed is not None and listed[0] != command:
+            sub.add_parser(listed[0], help=listed[1], description=listed[1])
+            continue
         mod = importlib.import_module(f"{commands.__name__}.{info.name}")
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.add_argument("--json", action="store_true", help="print machine-readable JSON")
         p.set_defaults(_run=mod.run)
     return parser
+
+
+def _listing(module: str) -> tuple[str, str] | None:
+    """(NAME, HELP) of a command module read from its source without importing it; None when
+    either is not a plain string constant there."""
+    spec = importlib.util.find_spec(f"{commands.__name__}.{module}")
+    try:
+        with open(spec.origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, TypeError):
+        return None
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                node.targets[0], ast.Name) and node.targets[0].id in ("NAME", "HELP"):
+            try:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    if not all(isinstance(found.get(k), str) for k in ("NAME", "HELP")):
+        return None
+    return found["NAME"], found["HELP"]
 
 
 def bind_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
@@ -94,8 +125,8 @@ def _resolve(options: dict[str, argparse.Action], tok: str) -> argparse.Action |
 def main(argv: list[str] | None = None) -> int:
     """Run ``dlnflow argv`` and return its exit status (argparse's exits, --help and refused
     options, are returned too, so that in-process callers always get a status)."""
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None, lazy=True)
     try:
         args = parser.parse_args(bind_dash_values(parser, argv))
     except SystemExit as exc:

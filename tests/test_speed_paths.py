@@ -76,3 +76,53 @@ def test_reduction_event_against_full_flow():
     np.testing.assert_allclose(got.loss_final, 1e-8, rtol=1e-6)
     np.testing.assert_allclose(got.scalar_weights()[:, -1], ref.scalar_weights()[:, -1],
                                atol=1e-7)
+
+
+# ---------------------------------------------------------------- interactive latency paths
+def _python(code: str, **env) -> str:
+    import os
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **env}, check=True)
+    return out.stdout.strip()
+
+
+def test_import_is_lazy():
+    """``import dlnflow`` loads neither scipy's optimisers nor matplotlib nor a command; the
+    public names still resolve (and dlnflow.simulate stays the function once the subpackage
+    is imported)."""
+    out = _python("import sys, dlnflow as dl; heavy = [m for m in ('scipy.optimize', "
+                  "'matplotlib', 'networkx', 'diffrax', 'sklearn', 'dlnflow.simulate') "
+                  "if m in sys.modules]; import dlnflow.simulate.maps; "
+                  "print(heavy, callable(dl.simulate), dl.Problem.__name__, dl.plot.__name__)")
+    assert out == "[] True Problem dlnflow.plot"
+
+
+def test_help_lists_every_command_without_importing_them():
+    """The lazy parser of ``dlnflow --help`` lists the same commands and help texts as the full
+    parser that imports every command module."""
+    from dlnflow import cli
+
+    def listing(parser):
+        action = next(a for a in parser._actions if a.dest == "command")
+        return {c.dest: c.help for c in action._choices_actions}
+
+    assert listing(cli.build_parser(lazy=True)) == listing(cli.build_parser())
+    out = _python("import sys; from dlnflow import cli; cli.build_parser(lazy=True); "
+                  "print(sorted(m for m in sys.modules if m.startswith('dlnflow.commands.') "
+                  "and m != 'dlnflow.commands._common'))")
+    assert out == "[]"
+
+
+def test_compilation_cache_folder_and_switch(tmp_path):
+    """The persistent compilation cache lives in DLNFLOW_CACHE_DIR/jax (private, filled by a
+    compile); DLNFLOW_COMPILATION_CACHE=0 turns it off."""
+    code = ("import jax, dlnflow, dlnflow._config as c; jax.jit(lambda x: x * 2.5)(1.0); "
+            "print(c.COMPILATION_CACHE)")
+    path = _python(code, DLNFLOW_CACHE_DIR=str(tmp_path), DLNFLOW_COMPILATION_CACHE="1")
+    assert path == str(tmp_path / "jax")
+    assert (tmp_path / "jax").stat().st_mode & 0o777 == 0o700
+    assert any((tmp_path / "jax").iterdir())
+    assert _python(code, DLNFLOW_CACHE_DIR=str(tmp_path), DLNFLOW_COMPILATION_CACHE="0") == \
+        "None"

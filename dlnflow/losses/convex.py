@@ -8,7 +8,6 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 NEWTON_MAX_UNKNOWNS = 2_500
 """Up to this many entries of M: trust-region Newton with the exact Hessian (quadratic
@@ -19,6 +18,7 @@ def minimise_on_subspace(f: Callable[[jax.Array], jax.Array], shape: tuple[int, 
                          p_out: np.ndarray, p_in: np.ndarray) -> tuple[float, np.ndarray]:
     """(min f, a minimiser W = p_out M p_in) from M = 0; f must be convex with its minimum
     attained on the subspace (gradient tolerance 1e-11)."""
+    import scipy.optimize  # on use: a 1 s import
     d_out, d_in = shape
     P, Q = jnp.asarray(p_out), jnp.asarray(p_in)
 

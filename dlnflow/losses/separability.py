@@ -20,7 +20,6 @@ import hashlib
 
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 import scipy.sparse
 
 from .base import Optimum
@@ -45,6 +44,7 @@ def margin_matrix(X: np.ndarray, labels: np.ndarray, k: int, p_out: np.ndarray,
 def _hinge_certificate(G: scipy.sparse.csr_array) -> np.ndarray | None:
     """A fast try: L-BFGS on the squared hinge 1/2 sum max(0, 1 - m_jc)^2 (0 iff separable),
     stopped at the first iterate whose margins are all > 0; None if none is found."""
+    import scipy.optimize  # on use: a 1 s import
     def fun(m):
         s = np.maximum(0.0, 1.0 - G @ m)
         return 0.5 * float(s @ s), -(G.T @ s)
@@ -61,6 +61,7 @@ def _hinge_certificate(G: scipy.sparse.csr_array) -> np.ndarray | None:
 def _separating(G: scipy.sparse.csr_array) -> np.ndarray | None:
     """An M with every margin > 0 (vec_r), or None when none exists (exact: the LP m >= 1
     decides when the squared-hinge try finds none)."""
+    import scipy.optimize  # on use: a 1 s import
     found = _hinge_certificate(G)
     if found is not None:
         return found
@@ -72,6 +73,7 @@ def _separating(G: scipy.sparse.csr_array) -> np.ndarray | None:
 
 def _growing_pairs(G: scipy.sparse.csr_array) -> np.ndarray:
     """Boolean (N,): the margins some direction can raise without lowering any below 0."""
+    import scipy.optimize  # on use: a 1 s import
     N, P = G.shape
     A = scipy.sparse.hstack([-G, scipy.sparse.eye_array(N)], format="csr")
     c = np.concatenate([np.zeros(P), -np.ones(N)])

@@ -229,6 +229,17 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
 
 
 
+QUICK_WORK = 5e6
+"""Work (runs x steps x parameters x width) per second of ``progress.PERIOD`` below which a
+run ends well before progress would be reported: such runs are compiled without the progress
+callback, whose host callback would keep the loop out of JAX's persistent compilation cache."""
+
+
+def progress_tick(work: float):
+    """The progress callback to compile into a loop of about ``work`` operations, or None."""
+    return progress.tick if progress.active() and work > QUICK_WORK * progress.PERIOD else None
+
+
 def record_stride(save: SaveAt, max_steps: int) -> int:
     """Iterations between records: SaveAt.every, else about 1,000 records in all."""
     return save.every if save.every is not None else max(1, max_steps // 1000)
@@ -246,7 +257,9 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     state = (jax.vmap(problem.flatten)(params),) if flat else params
     out = _map_loop(system, state, max_steps, stride, block, devices, jnp.asarray(thr),
                     jnp.asarray(fstar), jnp.asarray(stop.diverge_factor),
-                    jnp.asarray(stop.stall_tol), progress.tick if progress.active() else None)
+                    jnp.asarray(stop.stall_tol),
+                    progress_tick(float(params[0].shape[0]) * max_steps * problem.num_params
+                                  * max(problem.widths)))
     k, final, loss, done, code, iters, rec_params, rec_loss = jax.device_get(out)
     if flat:
         final = unflatten_np(problem, np.asarray(final[0]))

@@ -11,7 +11,7 @@ from .. import rosenbrock
 from ..status import stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
-from . import progress
+from .maps import progress_tick as tick_for
 from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses, unflatten_np
 
@@ -56,7 +56,7 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
         system, flat0, jnp.asarray(t1), jnp.asarray(stop.threshold), jnp.asarray(fstar),
         jnp.asarray(solver.rtol), jnp.asarray(solver.atol), jnp.asarray(ts), max_steps,
         has_threshold, dt0, save.steps, jnp.asarray(stop.diverge_factor),
-        progress.tick if progress.active() else None))
+        tick_for(float(flat0.shape[0]) * max_steps * flat0.shape[1] ** 2)))
     B = flat0.shape[0]
     t_final, y_final, code = np.asarray(out["t"]), np.asarray(out["y"]), np.asarray(out["code"])
     saved = np.swapaxes(np.asarray(out["saved"]), 0, 1)                      # (B, N, P)

@@ -1,0 +1,135 @@
+"""Cases of ``benchmarks/run.py`` for gradient descent, deep networks, sharpness, memory and the
+figure pipeline (the flow and latency cases live in run.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from baselines import numba_gd_chain, numpy_gd_chain, numpy_gd_matrix
+from harness import ratio, stat, timed, worker
+from workers import chain_problem, matrix_problem
+
+
+def case_gd_chain(q: bool, n: int) -> None:
+    """GD on scalar chains of depth 10: dlnflow vs numpy (vectorised) and numba (blocked)."""
+    depth, starts, steps, eta = 10, (256 if q else 1024), (2000 if q else 20_000), 1e-3
+    res = worker("gd_chain", n, True, depth=depth, starts=starts, steps=steps, eta=eta,
+                 repeats=n)
+    prob, params = chain_problem(depth, starts, seed=0)
+    w0 = np.asarray(prob.scalar_weights(params))
+    t_np, w_np = timed(lambda: numpy_gd_chain(w0, 1.0, eta, steps), n)
+    err = np.max(np.abs(np.asarray(res["final"]) - w_np))
+    print(f"  depth {depth}, {starts} starts, {steps} steps: dlnflow first call (compile incl.) "
+          f"{stat(res['seconds'])}, steady {stat(res['steady'])}; numpy {stat(t_np)}; max "
+          f"|w - w_numpy| {err:.1e}; {res['status']}")
+    ratio("gd_chain_vs_numpy_compile_included", np.median(t_np) / np.median(res["seconds"]),
+          ">= 5")
+    ratio("gd_chain_vs_numpy_steady", np.median(t_np) / np.median(res["steady"]), "-")
+    run = numba_gd_chain()
+    if run is None:
+        print("  numba not installed (pip install numba, the bench extra): no numba baseline")
+        return
+    run(w0[:8], 1.0, eta, 2)                                    # compile
+    t_nb, w_nb = timed(lambda: run(w0, 1.0, eta, steps), n)
+    print(f"  numba blocked loop (steady): {stat(t_nb)}; max |w_numba - w_numpy| "
+          f"{np.max(np.abs(w_nb - w_np)):.1e}")
+    ratio("gd_chain_vs_numba_steady", np.median(t_nb) / np.median(res["steady"]), ">= 1")
+
+
+def case_gd_depth(q: bool, n: int) -> None:
+    """Steady time per start-step / L over depths: constant when the cost is linear in L."""
+    depths = (2, 8, 32) if q else (2, 4, 8, 16, 32, 64)
+    starts, steps = 256, (1000 if q else 4000)
+    per = {}
+    for L in depths:
+        res = worker("gd_chain", 1, True, depth=L, starts=starts, steps=steps, eta=1e-4,
+                     repeats=n)
+        per[L] = np.median(res["steady"]) / (starts * steps * L)
+        print(f"  L={L:3d}: steady {stat(res['steady'])}, {per[L] * 1e9:.3g} ns per "
+              "start-step-layer")
+    vals = np.array(list(per.values()))
+    ratio("gd_depth_cost_per_layer_max_over_min", vals.max() / vals.min(), "<= 2",
+          "(1: exactly linear in depth)")
+
+
+def case_gd_matrix(q: bool, n: int) -> None:
+    """Matrix GD, loss every step: width 256 one start vs numpy's matmul loop; widths 4, 16
+    with 64 starts vs numpy batched matmuls. Steady per-step times."""
+    depth = 4
+    for width, starts, steps, target in ((256, 1, 50 if q else 200, ">= 0.83 (1/1.2)"),
+                                         (4, 64, 2000, ">= 3"), (16, 64, 2000, ">= 3")):
+        if q and width == 4:
+            continue
+        res = worker("gd_matrix", 1, True, depth=depth, width=width, starts=starts,
+                     steps=steps, eta=1e-3, repeats=n)
+        prob, phi, params = matrix_problem(depth, width, starts)
+        Ws = [np.asarray(W) for W in params]
+        t_np, (_, losses) = timed(lambda Ws=Ws, phi=phi, k=steps: numpy_gd_matrix(Ws, phi, 1e-3, k),
+                                  n)
+        err = np.max(np.abs(np.asarray(res["loss"]) - losses[-1]) / np.abs(losses[-1]))
+        print(f"  width {width}, {starts} starts, {steps} steps: dlnflow steady "
+              f"{stat(res['steady'])}, first {stat(res['seconds'])}; numpy {stat(t_np)}; "
+              f"rel. loss difference at step {steps - 1} {err:.1e}")
+        ratio(f"gd_matrix_w{width}_B{starts}_vs_numpy_steady",
+              np.median(t_np) / np.median(res["steady"]), target)
+
+
+def case_deep(q: bool, n: int) -> None:
+    """Depth 20 (and 40), width 50 regression, loss every step, one start, compile included:
+    dlnflow vs a plain jitted lax.scan of jax.grad."""
+    steps, eta = (200 if q else 2000), 1e-2
+    for depth in ((20,) if q else (20, 40)):
+        a = worker("deep_gd", n, True, depth=depth, width=50, steps=steps, eta=eta,
+                   impl="dlnflow")
+        b = worker("deep_gd", n, True, depth=depth, width=50, steps=steps, eta=eta, impl="scan")
+        la, lb = np.asarray(a["loss"]), np.asarray(b["loss"])
+        diff = np.max(np.abs(la - lb) / np.abs(lb))
+        print(f"  depth {depth}, width 50, {steps} steps: dlnflow {stat(a['seconds'])} (RSS "
+              f"{a['rss_mb']:.0f} MB), lax.scan {stat(b['seconds'])}; loss {lb[0]:.4g} -> "
+              f"{lb[-1]:.4g}, max rel. difference {diff:.1e}")
+        ratio(f"deep_gd_L{depth}_w50_vs_lax_scan_compile_included",
+              np.median(b["seconds"]) / np.median(a["seconds"]), ">= 0.83 (1/1.2)")
+
+
+def case_sharpness(q: bool, n: int) -> None:
+    """Sharpness every 100 GD steps to tol 1e-8 on the depth-20 width-50 network, warm
+    starts: dlnflow.sharpness.top_eigenpairs vs scipy eigsh on jax.jvp(jax.grad)."""
+    kw = {"depth": 20, "width": 50, "steps": 500 if q else 2000, "every": 100, "eta": 1e-2,
+          "tol": 1e-8}
+    a = worker("sharpness", n, True, impl="dlnflow", **kw)
+    b = worker("sharpness", n, True, impl="eigsh", **kw)
+    diff = np.max(np.abs(np.asarray(a["values"]) - b["values"]) / np.abs(b["values"]))
+    print(f"  {len(b['values'])} checkpoints: dlnflow {stat(a['seconds'])}, eigsh baseline "
+          f"{stat(b['seconds'])}; sharpness {b['values'][0]:.5g} -> {b['values'][-1]:.5g}, max "
+          f"rel. difference {diff:.1e}")
+    ratio("sharpness_L20_w50_vs_eigsh", np.median(b["seconds"]) / np.median(a["seconds"]),
+          ">= 0.67 (1/1.5)")
+
+
+def case_memory(q: bool, n: int) -> None:
+    """Peak RSS of 16,384 GD starts of depth 10 (4,096 with --quick)."""
+    starts = 4096 if q else 16384
+    res = worker("memory", 1, True, depth=10, starts=starts, steps=1000)
+    print(f"  {starts} starts, depth 10, 1000 steps: {stat(res['seconds'])}")
+    ratio(f"memory_gd_B{starts}_L10_peak_rss_MB", res["rss_mb"], "< 2048 (MB, lower is better)")
+
+
+def case_pipeline(q: bool, n: int) -> None:
+    """`dlnflow figures --quick` into an empty folder, once (about two minutes; --quick
+    skips it), cold and warm compilation cache."""
+    if q:
+        print("  skipped with --quick")
+        return
+    for label, env in (("cold", "0"), ("warm", "1")):
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "dlnflow.cli", "figures", "--quick", "--out",
+                            out], check=True, capture_output=True,
+                           env=dict(os.environ, DLNFLOW_COMPILATION_CACHE=env))
+            seconds = time.perf_counter() - t0
+        ratio(f"pipeline_quick_{label}_seconds", seconds, "<= 60 (s, one run)")
