@@ -299,3 +299,18 @@ def test_custom_matrix_loss_constructor():
         dl.Problem.custom(lambda W: jnp.sum(W), widths=3)
     with pytest.raises(dl.InputError, match="one real scalar"):
         dl.Problem.custom(lambda W: W, widths=[2, 2])
+
+
+def test_critical_tools_on_measurement_losses():
+    """The closed-form enumeration needs a QuadraticLoss (Hessian W -> W C) and refuses
+    completion and sensing; the numerical classification applies: W = 0 with grad f(0) != 0 is
+    a strict saddle at depth 2 (Hessian eigenvalues +-s_i(grad f(0))) and an order-L non-strict
+    saddle at depth L >= 3."""
+    from dlnflow import critical
+
+    for prob, kind in ((CASES["sensing"](), "strict_saddle"),
+                       (CASES["completion"](), "non_strict_saddle")):
+        with pytest.raises(dl.InputError, match="exact enumeration needs"):
+            critical.enumerate_critical_sets(prob)
+        zero = tuple(jnp.zeros(s) for s in prob.layer_shapes)
+        assert critical.classify_point(prob, zero).kind == kind
