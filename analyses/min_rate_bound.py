@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 NAME = "min_rate_bound"
-TITLE = "Least measured flow rate vs 2 alpha* (Min-Vidal-Mallada), imbalanced starts, L = 2..5"
+TITLE = ("Least measured flow rate vs Min-Vidal-Mallada bounds: scalar chains L = 2..5, two-layer "
+         "and deep homogeneous matrix starts")
 CONFIG = {"depths": [2, 3, 4, 5], "target": 1.5, "starts_per_depth": 12, "seed": 0,
           "low": 0.3, "high": 1.6, "t1": 10.0, "n_save": 401, "solver": "DOP853",
           "rtol": 1e-10, "atol": 1e-12,
