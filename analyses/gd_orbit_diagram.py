@@ -51,7 +51,13 @@ def compute(config: dict) -> dict:
         d.update(_continued(prob, etas, d["p"], config))
         d["doubling_rel_error"] = abs(d["continued_doubling"] - thr) / thr
         panels.append(d)
-    return {"target": y, "panels": panels, "spread_tol": config["spread_tol"]}
+    agreement = [{"depth": d["depth"], "claim": "first period doubling at 2/lambda_max",
+                  "closed_form": d["threshold"], "continued": d["continued_doubling"],
+                  "rel_error": d["doubling_rel_error"], "brute_force_grid": d["first_doubling"],
+                  "period2_vs_brute_force_max_abs": d["period2_max_error"],
+                  "second_doubling": d["second_doubling"]} for d in panels]
+    return {"target": y, "panels": panels, "spread_tol": config["spread_tol"],
+            "agreement": agreement}
 
 
 def _continued(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> dict:
@@ -68,6 +74,7 @@ def _continued(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> dic
                "p": np.prod(q.orbit, axis=-1), "multipliers": np.abs(q.multipliers)}
               for q in diag.points]
     pd1 = [q.eta for q in diag.points if q.kind == "period_doubling" and q.period == 1]
+    pd2 = [q.eta for q in diag.points if q.kind == "period_doubling" and q.period == 2]
     i2 = next(i for i, b in enumerate(diag.branches) if b.period == 2 and b.parent == 0)
     b2 = diag.branches[i2]
     good = b2.stable & (np.nanmax(np.abs(b2.multipliers), axis=1) <= config["check_mu"])
@@ -86,6 +93,7 @@ def _continued(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> dic
         checked.append(float(eta))
     return {"branches": branches, "points": points,
             "continued_doubling": min(pd1) if pd1 else float("nan"),
+            "second_doubling": min(pd2) if pd2 else float("nan"),
             "period2_checked_eta": checked, "period2_max_error": max(errs) if errs else None}
 
 

@@ -207,3 +207,35 @@ def test_balanced_line_is_invariant_and_refuses_bad_problems():
         ct.balanced_minimum(dl.Problem.scalar_chain(3, 0.0))
     with pytest.raises(dl.InputError):
         ct.continue_cascade(LOGISTIC, np.array([0.5]), (3.0, 2.0))
+
+
+def test_transverse_multiplier_of_two_layer_cycles_closed_form():
+    # two layers: w1 - w2 -> (w1 - w2)(1 + eta r), r = w1 w2 - y, so off the balanced line a
+    # period-p cycle has the transverse multiplier prod_k (1 + eta r_k); it reaches -1 at
+    # eta = 2 on the period-2 branch (y = 1), a doubling that leaves the balanced line
+    d = ct.gd_continuation(dl.Problem.scalar_chain(2, 1.0), (0.5, 2.2), max_period=2)
+    b = d.branches[1]
+    for i in range(1, len(b.eta), 7):
+        r = np.prod(b.orbit[i], axis=1) - 1.0
+        trans = np.prod(1 + b.eta[i] * r)
+        assert np.min(np.abs(b.multipliers[i] - trans)) < 1e-9 * max(1.0, abs(trans))
+    off = [p for p in _doublings(d, 2) if p.eta > 1.5]
+    assert len(off) == 1 and abs(off[0].eta - 2.0) < 1e-9
+    assert len(d.branches) == 2 and d.notes == []      # max_period 2: no switch to period 4
+
+
+def test_symmetry_breaking_doubling_switches_in_full_space():
+    # the doubling at eta = 2 of the balanced 2-cycle (two layers) has no multiplier -1 along
+    # the line: its period-4 branch is switched onto in the full space and leaves the line;
+    # each of its points is a 4-cycle of GD iterated in plain numpy
+    d = ct.gd_continuation(dl.Problem.scalar_chain(2, 1.0), (0.5, 2.2), max_period=4)
+    (k,) = [i for i, b in enumerate(d.branches) if b.period == 4 and b.eta[0] > 1.9]
+    assert isinstance(d.families[k], ct.GDFamily) and d.branches[k].parent == 1
+    b = d.branches[k]
+    for i in range(1, len(b.eta), 5):
+        w0 = b.orbit[i, 0]
+        w = w0.copy()
+        for _ in range(4):
+            w = w - b.eta[i] * (w[0] * w[1] - 1.0) * w[::-1]
+        assert np.max(np.abs(w - w0)) < 1e-10
+    assert np.max(np.abs(b.orbit[-1, :, 0] - b.orbit[-1, :, 1])) > 1e-2

@@ -60,8 +60,21 @@ def test_non_balanced_start_and_branches(capsys):
     ["--eta-range", "0.5"], ["--eta-range", "1,0.5"], ["--eta-range", "-1,2"],
     ["--eta-range", "a,1"], ["--eta-range", "0.1,1", "--init", "1,2,3"],
     ["--eta-range", "0.1,1", "--period", "3"], ["--eta-range", "0.1,1", "--target", "0"],
-    ["--eta-range", "0.1,1", "--target", "-1"], ["--eta-range", "0.1,1", "--init", "1,nan"]])
+    ["--eta-range", "0.1,1", "--target", "-1"], ["--eta-range", "0.1,1", "--init", "1,nan"],
+    ["--eta-range", "1.2,2", "--init", "0.5,0.7"], ["--eta-range", "0.5,1", "--init", "5,5"]])
 def test_bad_input(capsys, argv):
     rc, out, err = _run(capsys, ["continuation", "--depth", "2", *argv])
     assert rc == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+def test_linear_chain_degenerate_doubling(capsys):
+    # depth 1: the GD map w -> w - eta (w - y) is affine; at eta = 2 every point is 2-periodic,
+    # a continuum and no branch: one doubling at 2 / lambda = 2, a note, no fold
+    rc, out, _ = _run(capsys, ["continuation", "--depth", "1", "--eta-range", "0.5,3",
+                               "--json"])
+    assert rc == 0
+    d = json.loads(out)
+    (p,) = d["points"]
+    assert p["kind"] == "period_doubling" and abs(p["eta"] - 2.0) < 1e-12
+    assert len(d["notes"]) == 1 and "degenerate" in d["notes"][0]

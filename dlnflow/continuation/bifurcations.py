@@ -96,7 +96,9 @@ def switch_doubling(family: MapFamily, point: BranchPoint,
                     options: ContinuationOptions) -> tuple[Correction, np.ndarray] | str:
     """First point of the period-2p branch born at ``point`` and its tangent, or a reason why
     none was found (no multiplier -1 in the family's coordinates; the corrector failed; the
-    corrected point is a period-p orbit, i.e. the doubling does not leave the period-p set)."""
+    corrected point is a period-p orbit, i.e. the doubling does not leave the period-p set; the
+    corrected point has eta = eta* exactly, a continuum of period-2p orbits as for a linear
+    map, where a genuine flip's branch bends as eta - eta* ~ eps^2)."""
     v = doubling_direction(family, point)
     if v is None:
         return "no multiplier -1 in the continued coordinates"
@@ -109,4 +111,7 @@ def switch_doubling(family: MapFamily, point: BranchPoint,
         return f"corrector failed at offset {eps:.3g} along the eigenvector of -1"
     if orbit_residual(family, c.x, c.eta, point.period) < 0.1 * eps:
         return "the corrected point is a period-p orbit (no period-2p branch leaves it)"
+    if abs(c.eta - point.eta) <= 1e-12 * max(1.0, abs(point.eta)):
+        return ("degenerate doubling: the period-2p orbits along the eigenvector all sit at eta* "
+                "(the map is linear along it), no branch leaves it")
     return c, tangent(family, c.x, c.eta, p2, orient=t0)

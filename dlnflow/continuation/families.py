@@ -189,11 +189,14 @@ def orbit(family: MapFamily, x: np.ndarray, eta: float, period: int) -> np.ndarr
 
 def multipliers(family: MapFamily, x: np.ndarray, eta: float, period: int) -> np.ndarray:
     """Eigenvalues of D(G^p) on the quotient by :meth:`MapFamily.null_basis`, in the full space
-    of ``family.full`` at the lifted point, ordered by decreasing modulus (complex)."""
+    of ``family.full`` at the lifted point, ordered by decreasing modulus (complex; imaginary
+    parts below 1e-10 max(1, |mu|), eigen-solver rounding on repeated real ones, set to 0)."""
     full = family.full
     X = family.lift(x)
     J = evaluate(full, X, eta, period)[1]
     T = full.null_basis(X, period)
     Q = complement(T, J.shape[0])
-    mu = np.linalg.eigvals(Q.T @ J @ Q) if Q.shape[1] else np.zeros(0, complex)
-    return mu[np.lexsort((np.angle(mu), -np.round(np.abs(mu), 12)))].astype(complex)
+    mu = np.linalg.eigvals(Q.T @ J @ Q).astype(complex) if Q.shape[1] else np.zeros(0, complex)
+    # repeated real multipliers (symmetric layers) come back with rounding-size imaginary parts
+    mu.imag[np.abs(mu.imag) <= 1e-10 * np.maximum(1.0, np.abs(mu))] = 0.0
+    return mu[np.lexsort((np.angle(mu), -np.round(np.abs(mu), 12)))]

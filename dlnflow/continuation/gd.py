@@ -22,7 +22,7 @@ from ..problem import Problem
 from ..simulate import Stop, simulate
 from .branch import ContinuationOptions
 from .cascade import Diagram, continue_cascade
-from .families import GDFamily, MapFamily, balanced_line
+from .families import GDFamily, MapFamily, balanced_line, evaluate
 
 
 def balanced_minimum(problem: Problem) -> np.ndarray:
@@ -43,14 +43,20 @@ def balanced_minimum(problem: Problem) -> np.ndarray:
 
 
 def settle(problem: Problem, params: Any, eta: float, max_steps: int = 200_000) -> np.ndarray:
-    """The flattened point GD at ``eta`` reaches from ``params`` (simulate, stopping when a step
-    moves no weight by more than 1e-15 (1 + |w|)); InputError if the run diverged."""
+    """The flattened fixed point GD at ``eta`` reaches from ``params`` (simulate, stopping when a
+    step moves no weight by more than 1e-15 (1 + |w|)); InputError if the run diverged or ends
+    elsewhere than on a fixed point (|G(x) - x| > 1e-10 (1 + |x|): a cycle, or not yet settled)."""
     x0 = np.asarray(problem.flatten(params), float)
     tol = 1e-15 * (1.0 + float(np.max(np.abs(x0))))
     traj = simulate(SweptGD(problem, eta), params, stop=Stop(max_steps=max_steps, stall_tol=tol))
     if str(traj.status[0]) == "diverged":
         raise InputError(f"gradient descent from the start diverges at eta={eta:g}")
-    return np.asarray(problem.flatten(traj.params_final), float).reshape(-1, x0.size)[0]
+    x = np.asarray(problem.flatten(traj.params_final), float).reshape(-1, x0.size)[0]
+    move = float(np.linalg.norm(evaluate(GDFamily(problem), x, eta, 1)[0] - x))
+    if not move <= 1e-10 * (1.0 + float(np.linalg.norm(x))):
+        raise InputError(f"gradient descent from the start does not settle on a fixed point at "
+                         f"eta={eta:g} (last step moved {move:.3g}); start the range lower")
+    return x
 
 
 def gd_continuation(problem: Problem, eta_range: tuple[float, float], start: Any = None,

@@ -83,7 +83,10 @@ def continue_branch(family: MapFamily, x0: np.ndarray, eta0: float, period: int,
         s = float(t @ (np.concatenate([c.x, [c.eta]]) - y))
         for kind, before, after in (("period_doubling", psi_doubling(mu), psi_doubling(mu_new)),
                                     ("fold", psi_fold(t), psi_fold(t_new))):
-            if np.sign(before) != np.sign(after) and before != 0.0:
+            # a change between rounding-size values (a branch along which eta or det(I + M)
+            # stays 0, as for a linear map) is no special point
+            if np.sign(before) != np.sign(after) and before != 0.0 and max(
+                    abs(before), abs(after)) > 1e-9:
                 p = locate(family, period, kind, y, t, s, options, branch)
                 if p is not None:
                     points.append(p)
