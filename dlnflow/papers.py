@@ -79,7 +79,8 @@ def xu_eta_max(constants: Any, d: float = 2.0) -> float:
 
     eta1 the root of eta K_bar_0(eta) = 1 (eq. 101), eta2 the least positive root of
     4 K F(0) eta^2 = (1 - exp(-sqrt(eta))) (1 - (1 + eta^d) rho_bar(eta)) (eq. 102; inf if none).
-    For our losses, which carry no extra factor, the step is the paper's as it stands."""
+    K and mu are those of our loss (regression: C = X X^T / n carries our 1/n), so the step
+    applies to our loss as it stands."""
     import scipy.optimize
 
     from .bounds.gd import xu_contraction_gap, xu_K_bar0

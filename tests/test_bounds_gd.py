@@ -98,23 +98,26 @@ def test_local_descent_theorem_3_1_beyond_the_rule(setting, eta):
     assert loc.mu_t[i, k] == pytest.approx(lam, rel=1e-12)
 
 
-def test_eta_max_meets_its_defining_conditions(setting):
-    """Below eta_max (Theorem E.1 with c = 1/2, d = 2): mu_bar > 0, 0 < rho_bar < 1,
-    eta K_bar_0 <= 1 and 4 K F(0) eta^2 <= (1 - e^-sqrt(eta)) (1 - (1 + eta^2) rho_bar) (eq. 109);
-    eta_max is where the first of them fails."""
+@pytest.mark.parametrize("d", [2.0, 1.01])
+def test_eta_max_meets_its_defining_conditions(setting, d):
+    """Below eta_max (Theorem E.1 with c = 1/2; d = 2 is Theorem 3.2, d = 1.01 the paper's
+    experiments): mu_bar > 0, 0 < rho_bar < 1, eta K_bar_0 <= 1 and 4 K F(0) eta^2 <=
+    (1 - e^-sqrt(eta)) (1 - (1 + eta^d) rho_bar) (eq. 109); eta_max is where one of them fails."""
     _, _, _, cs, eta_max = setting
+    if d != 2.0:
+        eta_max = np.array([papers.xu_eta_max(c, d=d) for c in cs[:40]])
     for c, em in zip(cs[:40], eta_max[:40], strict=True):
         for eta in (0.5 * em, 0.999 * em):
             assert bounds.xu_mu_bar(c, eta) > 0
             assert 0 < bounds.xu_rho_bar(c, eta) < 1
             assert eta * bounds.xu_K_bar0(c, eta) <= 1
             lhs = 4 * c.K * c.loss0 * eta**2
-            rhs = (1 - np.exp(-np.sqrt(eta))) * (1 - (1 + eta**2) * bounds.xu_rho_bar(c, eta))
+            rhs = (1 - np.exp(-np.sqrt(eta))) * (1 - (1 + eta**d) * bounds.xu_rho_bar(c, eta))
             assert lhs <= rhs * (1 + 1e-9)
         e = 1.001 * em
         fails = (bounds.xu_mu_bar(c, e) <= 0 or e * bounds.xu_K_bar0(c, e) > 1
                  or 4 * c.K * c.loss0 * e**2
-                 > (1 - np.exp(-np.sqrt(e))) * (1 - (1 + e**2) * bounds.xu_rho_bar(c, e)))
+                 > (1 - np.exp(-np.sqrt(e))) * (1 - (1 + e**d) * bounds.xu_rho_bar(c, e)))
         assert fails
 
 
