@@ -190,3 +190,21 @@ def test_setting_changes_clear_and_bad_input():
     app.clear()
     assert all(len(app.src[n].data["color"]) == 0 for n in ("flow_path", "gd_points",
                                                             "limit_marks"))
+
+
+def test_cli_refuses_bad_and_busy_ports(capsys):
+    import socket
+
+    from dlnflow.cli import main
+
+    assert main(["explore", "--port", "70000", "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("argument --port: must be an integer from 1 to 65535, got '70000'")
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["explore", "--port", str(port), "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"dlnflow explore: error: --port {port}: cannot listen on localhost:{port}")

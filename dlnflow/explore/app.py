@@ -20,7 +20,16 @@ from bokeh.models import Button, Div, Slider, Spinner
 
 from ..errors import InputError
 from . import figures
-from .model import MAX_DEPTH, MAX_STEPS, Run, Setting, invariant_curve, portrait_view, run_from
+from .model import (
+    ARROWS,
+    MAX_DEPTH,
+    MAX_STEPS,
+    Run,
+    Setting,
+    invariant_curve,
+    portrait_view,
+    run_from,
+)
 from .model import warm as warm_setting
 
 
@@ -77,7 +86,7 @@ class ExploreApp:
         with self._batch():
             for r in (self.portrait.x_range, self.portrait.y_range):
                 r.start, r.end = ext[0], ext[1]
-            spacing = (ext[1] - ext[0]) / (len(np.unique(data["arrows"]["x"])) + 1)
+            spacing = (ext[1] - ext[0]) / (ARROWS + 1)
             self.src["arrows"].data = figures.arrow_columns(data["arrows"], spacing)
             self.src["minimum_set"].data = dict(zip(("xs", "ys"), data["minimum_set"],
                                                     strict=True))

@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
+from bokeh.document import Document
 from bokeh.server.server import Server
 
 from ..errors import InputError
-from .app import make_document
-from .model import Setting, warm
+from .app import ExploreApp, make_document
+from .model import Setting
 
 
 def has_display() -> bool:
@@ -35,7 +36,11 @@ def make_server(port: int = 5006, *, address: str = "localhost",
     except OSError as exc:
         raise InputError(f"--port {port}: cannot listen on {address}:{port} "
                          f"({exc.strerror})") from None
-    warm(setting)                          # after the port is ours: a busy port fails at once
+    # after the port is ours (a busy port fails at once): a throwaway page and one click, so
+    # that the compiled runs and Bokeh's own first-use paths are ready for the first visitor
+    page = ExploreApp(setting, Document())
+    h = setting.extent[1]
+    page.click(-0.4 * h, 0.45 * h)
     server.start()
     return server
 
