@@ -356,6 +356,38 @@ def test_deep_bound_theorem_3_random_unimodal(L):
             assert _lambda_min_T(layers) >= b * (1 - 1e-9)
 
 
+def test_deep_bound_widths_differ():
+    """n = 2 > m = 1, homogeneous D_l = s_l I on the 2-wide hidden layers: (19) would exceed
+    lambda_min(T) on some draws, so only (18) = prod d~ applies; it holds on all of them."""
+    rng = np.random.default_rng(0)
+    exceeded = 0
+
+    def sqrtm(M):
+        e, U = np.linalg.eigh(M)
+        return U @ np.diag(np.sqrt(np.maximum(e, 0))) @ U.T
+
+    for trial in range(200):
+        L = 3 + trial % 2
+        V = [None] * (L + 1)
+        V[L] = rng.normal(size=(2, 1))
+        for l in range(L - 1, 0, -1):
+            V[l] = np.linalg.qr(rng.normal(size=(2, 2)))[0] @ sqrtm(
+                V[l + 1] @ V[l + 1].T + rng.uniform(0.05, 1) * np.eye(2))
+        layers = [V[l] for l in range(L, 0, -1)]
+        assert bounds.is_homogeneous(layers)
+        _, dt = bounds.cumulative_imbalances(layers)
+        b = bounds.deep_lambda_bound(layers)
+        assert b == pytest.approx(np.prod(dt), rel=1e-12)
+        lam = _lambda_min_T(layers)
+        assert lam >= b * (1 - 1e-9)
+        W = layers[0]
+        for Wl in layers[1:]:
+            W = Wl @ W
+        s = np.linalg.svd(W, compute_uv=False)[-1]
+        exceeded += np.hypot(b, L * s ** (2 - 2 / L)) > 1.2 * lam
+    assert exceeded >= 5
+
+
 def test_cumulative_imbalances_closed_forms():
     """Scalar chains (sorted by |w|): d~(i) = w_(i)^2 - w_min^2. Homogeneous matrix weights with
     D_l = d_l I (paper orientation, l* = L): d~(i) = sum_{l >= i} d_l."""

@@ -83,11 +83,15 @@ def is_homogeneous(layers: Any) -> bool:
 
 
 def deep_lambda_bound(layers: Any, sigma_min: float | None = None) -> float:
-    """MVM Theorem 3: prod_i d~(i) (18), and for homogeneous imbalance the larger
-    sqrt(prod^2 + (L sigma^(2-2/L))^2) (19), sigma = ``sigma_min`` (default sigma_min(W))."""
+    """MVM Theorem 3: prod_i d~(i) (18), and for homogeneous imbalance with all widths equal
+    (n = m = d_l) the larger sqrt(prod^2 + (L sigma^(2-2/L))^2) (19), sigma = ``sigma_min``
+    (default sigma_min(W)). (19) is not applied when widths differ: its proof writes every layer
+    as Q Sigma Q^T with Sigma of size min(n, m), which cannot carry D_l = d_l I != 0 on a wider
+    hidden layer, and random draws with n != m violate it (tests/test_bounds.py)."""
     _, dt = cumulative_imbalances(layers)
     prod = float(np.prod(dt))
-    if not is_homogeneous(layers):
+    shapes = {d for W in layers for d in np.shape(W)}
+    if not is_homogeneous(layers) or len(shapes) != 1:
         return prod
     L = len(layers)
     if sigma_min is None:
