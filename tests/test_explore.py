@@ -208,3 +208,19 @@ def test_cli_refuses_bad_and_busy_ports(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"dlnflow explore: error: --port {port}: cannot listen on localhost:{port}")
+
+
+def test_unstable_step_is_drawn_up_to_divergence():
+    """eta = 1.9 > 2/lambda_max everywhere near the minima: GD blows up. The page keeps the
+    iterates up to the last one below the divergence limit 1e12 max(1, F(0)) (Stop's rule);
+    numpy GD agrees on them and exceeds the limit at the next step."""
+    app = ExploreApp(Setting(depth=2, target=1.0, eta=1.9, steps=40))
+    run = app.click(1.5, 1.2)
+    assert run.gd_status == "diverged" and run.flow_status == "converged"
+    shown = column(app, "gd_loss", "ys", 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, ref, _ = numpy_gd([1.5, 1.2], 1.0, 1.9, 40, LOSS_FLOOR)
+    np.testing.assert_allclose(shown, ref[:shown.size], rtol=1e-9)
+    limit = 1e12 * max(1.0, ref[0])
+    assert np.all(shown <= limit) and not ref[shown.size] <= limit
+    assert app.src["runs_table"].data["gd_status"] == ["diverged"]

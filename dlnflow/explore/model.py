@@ -117,7 +117,7 @@ def portrait_view(depth: int, target: float, grid: int = 81) -> dict:
     """The portrait of a chain (``dlnflow.portrait``) and the curves drawn from it.
 
     Keys of :func:`dlnflow.portrait.phase_portrait_data` plus "arrows" (x, y, u, v: unit
-    directions of -grad F on an ARROWS x ARROWS grid, and its log10 norm "speed"),
+    directions of -grad F on an ARROWS x ARROWS grid),
     "minimum_set" and "invariant_curves" ((xs, ys) polylines of w1 w2^(L-1) = y and of the
     levels w1^2 - w2^2 = c).
     """
@@ -136,8 +136,7 @@ def portrait_view(depth: int, target: float, grid: int = 81) -> dict:
     norm = np.hypot(V[..., 0], V[..., 1])
     safe = np.where(norm > 0, norm, 1.0)
     data["arrows"] = {"x": AX.ravel(), "y": AY.ravel(), "u": (V[..., 0] / safe).ravel(),
-                      "v": (V[..., 1] / safe).ravel(),
-                      "speed": np.log10(np.maximum(norm, 1e-300)).ravel()}
+                      "v": (V[..., 1] / safe).ravel()}
     data["minimum_set"] = _lines(X, Y, data["excess"], 0.0)
     xs, ys = [], []
     for c in data["invariant_levels"]:
