@@ -94,7 +94,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`dlnflow explore --port P --no-browser --json` in a subprocess; yields its URL."""
+    """`dlnflow explore --port P --no-browser --json` in a subprocess; yields its URL (only
+    where there is a browser to open it)."""
+    _browser()
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dlnflow.cli", "explore", "--port", str(port), "--no-browser",
