@@ -9,7 +9,11 @@ seeds at depths L (excess loss F - F* <= ``threshold``; capped runs are censored
   eta = c^((4L-2)/L) / (6144 L^3 ||Phi||_F^((6L-4)/L)) (their Theorem 1) times one common
   factor (the paper's constant makes L = 16 need ~1e10 iterations); proved O(L^3 log 1/eps).
 * Bartlett, Helmbold, Long (ICML 2018): identity start, symmetric positive definite Phi,
-  eta = 1/(2 L max(1, ||Phi||_2)^2) (an O(1/L) step); proved O(L log 1/eps).
+  eta = 1/(2 L max(1, ||Phi||_2)^2) (an O(1/L) step); proved O(L log 1/eps). The identity start
+  is deterministic, so the row's runs are ``bartlett_targets`` targets: the table's Phi and
+  random ones (eigenvalues uniform in ``bartlett_eig_range``, random eigenbases). From W_l = I
+  each eigenvalue follows s <- s - eta s^(L-1)(s^L - lambda), s(0) = 1 (the test checks the
+  counts against this scalar recursion).
   Failure case: symmetric Phi with an eigenvalue lambda < 0. From W_l = I every W_l stays a
   polynomial in Phi, so in Phi's eigenbasis each eigenvalue follows s <- s - eta s^(L-1)(s^L -
   lambda) with s(0) = 1; for lambda < 0 s decreases to 0 (and stays positive for small eta), so
@@ -50,6 +54,8 @@ CONFIG = {
     "margin_frac": 0.5,
     "arora_eta_at_L2": 0.1,
     "arora_seeds": 8,
+    "bartlett_targets": 16,
+    "bartlett_eig_range": [0.2, 1.0],
     "shamir_eta": 0.05,
     "shamir_seeds": 64,
     "regression": {"d_in": 4, "d_out": 2, "n": 16},
@@ -69,6 +75,8 @@ QUICK = {
     "margin_frac": 0.5,
     "arora_eta_at_L2": 0.1,
     "arora_seeds": 4,
+    "bartlett_targets": 8,
+    "bartlett_eig_range": [0.2, 1.0],
     "shamir_eta": 0.05,
     "shamir_seeds": 48,
     "regression": {"d_in": 4, "d_out": 2, "n": 16},
@@ -84,7 +92,7 @@ ROWS = {
     "arora": {"paper": "Arora et al. 2019", "start": "balanced, deficiency margin",
               "step": "c^(4-2/L) / (K L^3 ||Phi||^(6-4/L))", "proved": "O(L^3 log 1/eps)",
               "proved_tex": r"$O(L^3\log\frac1\epsilon)$"},
-    "bartlett": {"paper": "Bartlett et al. 2018", "start": "identity, Phi sym. pos. def.",
+    "bartlett": {"paper": "Bartlett et al. 2018", "start": "identity, random sym. pos. def. Phi",
                  "step": "1/(2L max(1,||Phi||)^2)", "proved": "O(L log 1/eps)",
                  "proved_tex": r"$O(L\log\frac1\epsilon)$"},
     "shamir": {"paper": "Shamir 2019", "start": "scalar, N(0,1)", "step": "fixed",
@@ -126,19 +134,24 @@ def _row_setups(cfg: dict) -> dict[str, Any]:
     m, dy = cfg["width"], r["d_out"]
     A = rng.standard_normal((m, r["d_in"])) / np.sqrt(m)
     Bm = rng.standard_normal((dy, m)) / np.sqrt(dy)
-    lam = float(np.max(np.abs(cfg["phi_eigs"])))
+    b_rng = np.random.default_rng(seed + 2)
+    b_eigs = [list(cfg["phi_eigs"])] + [
+        b_rng.uniform(*cfg["bartlett_eig_range"], size=len(cfg["phi_eigs"])).tolist()
+        for _ in range(cfg["bartlett_targets"] - 1)]
+    b_targets = [phi] + [_sym(e, seed + 2 + k) for k, e in enumerate(b_eigs[1:], 1)]
+    lam = max(float(np.max(np.abs(e))) for e in b_eigs)        # ||Phi||_2 of every target
 
     def arora(L):
         prob = dl.Problem.target_matrix(phi, depth=L)
-        return prob, dl.init.balanced(prob, product=W0), factor * arora_eta(L, c, phi_norm)
+        return [(prob, dl.init.balanced(prob, product=W0))], factor * arora_eta(L, c, phi_norm)
 
     def bartlett(L):
-        prob = dl.Problem.target_matrix(phi, depth=L)
-        return prob, dl.init.identity(prob, batch=1), bartlett_eta(L, lam)
+        probs = [dl.Problem.target_matrix(t, depth=L) for t in b_targets]
+        return [(p, dl.init.identity(p, batch=1)) for p in probs], bartlett_eta(L, lam)
 
     def shamir(L):
         prob = dl.Problem.scalar_chain(L, 1.0)
-        return prob, dl.init.gaussian(prob, seed + L, batch=cfg["shamir_seeds"]), \
+        return [(prob, dl.init.gaussian(prob, seed + L, batch=cfg["shamir_seeds"]))], \
             cfg["shamir_eta"]
 
     def wide(L, orth):
@@ -149,17 +162,17 @@ def _row_setups(cfg: dict) -> dict[str, Any]:
             p0 = dl.init.orthogonal(prob, key, batch=cfg["wide_seeds"], scale=np.sqrt(m))
         else:
             p0 = dl.init.gaussian(prob, key, batch=cfg["wide_seeds"], std=1.0)
-        return prob, p0, du_hu_eta(L, X, dy)
+        return [(prob, p0)], du_hu_eta(L, X, dy)
 
     def zou(L):
         prob = dl.Problem.residual(L, A, Bm, X=X, Y=Y)
-        return prob, dl.init.zeros(prob, batch=cfg["wide_seeds"]), zou_eta(L, A, Bm, X)
+        return [(prob, dl.init.zeros(prob, batch=cfg["wide_seeds"]))], zou_eta(L, A, Bm, X)
 
     setups = {"arora": arora, "bartlett": bartlett, "shamir": shamir,
               "du_hu": lambda L: wide(L, 0), "zou": zou, "orthogonal": lambda L: wide(L, 1)}
     info = {"phi": phi.tolist(), "deficiency_margin": c, "sigma_min": smin,
             "arora_factor_over_paper": factor, "X": X.tolist(), "Y": Y.tolist(),
-            "A": A.tolist(), "B": Bm.tolist(), "kappa": _kappa(X)}
+            "A": A.tolist(), "B": Bm.tolist(), "kappa": _kappa(X), "bartlett_eigs": b_eigs}
     return {"setups": setups, "info": info}
 
 
@@ -207,13 +220,17 @@ def _failure(cfg: dict, result: sweep.SweepResult) -> dict[str, Any]:
 
 
 def _row_cell(cell: dict, cfg: dict) -> dict[str, Any]:
-    """One sweep cell: one row's batched GD run at depth L under its paper's start and step."""
-    prob, p0, eta = _row_setups(cfg)["setups"][cfg["row"]](cell["depth"])
-    traj = dl.simulate(dl.GradientDescent(prob, eta), p0,
-                       stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
-                       save=dl.SaveAt(every=cfg["max_steps"]))
-    return {"eta": eta, "steps": np.asarray(traj.steps, dtype=int),
-            "status": np.asarray([str(s) for s in traj.status])}
+    """One sweep cell: one row's GD runs at depth L under its paper's start and step (one
+    batched run per problem; several problems for Bartlett's targets)."""
+    groups, eta = _row_setups(cfg)["setups"][cfg["row"]](cell["depth"])
+    steps, status = [], []
+    for prob, p0 in groups:
+        traj = dl.simulate(dl.GradientDescent(prob, eta), p0,
+                           stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
+                           save=dl.SaveAt(every=cfg["max_steps"]))
+        steps.append(np.asarray(traj.steps, dtype=int))
+        status += [str(s) for s in traj.status]
+    return {"eta": eta, "steps": np.concatenate(steps), "status": np.asarray(status)}
 
 
 def compute(config: dict) -> dict:
@@ -285,8 +302,8 @@ def tables(data: dict, config: dict) -> dict[str, str]:
 
 
 def render(data: dict, config: dict):
-    """Median iterations (quartile bars) against depth, one curve per paper's row; inset text:
-    the failure case's stalled loss against its prediction."""
+    """Left: median iterations (quartile bars) against depth, one curve per paper's row. Right:
+    the failure case's stalled loss against its prediction, per depth (escaped depths apart)."""
     fig, (ax, bx) = figure(columns=2, aspect=0.38, ncols=2)
     cap = data["config"]["max_steps"]
     for i, row in enumerate(data["rows"].values()):
@@ -304,10 +321,21 @@ def render(data: dict, config: dict):
     ax.legend(fontsize=4.5, loc="upper left")
     f = data["failure"]
     L = np.asarray(f["depths"], dtype=float)
-    bx.semilogy(L, np.maximum(np.asarray(f["rel_gap"], dtype=float), 1e-17), marker="o",
-                color=PALETTE[1], label="|loss - 0.5 lambda_-^2| / (0.5 lambda_-^2)")
-    bx.semilogy(L, np.maximum(np.abs([p[0] for p in f["product_on_negative"]]), 1e-17),
-                marker="s", color=PALETTE[2], label="|v^T W v| on the negative eigenvector")
+    stalled = np.asarray([s != "converged" for s in f["status"]])
+    series = ((np.asarray(f["rel_gap"], dtype=float), "o",
+               "|loss - 0.5 lambda_-^2| / (0.5 lambda_-^2)", PALETTE[1]),
+              (np.abs([p[0] for p in f["product_on_negative"]]), "s",
+               "|v^T W v| on the negative eigenvector", PALETTE[2]))
+    for y, marker, label, color in series:
+        y = np.maximum(y, 1e-17)
+        # stalled depths joined; a depth where GD escaped the saddle (L = 2, strict saddle)
+        # drawn apart with an open marker: it is another regime, not a point of the curve
+        bx.semilogy(L[stalled], y[stalled], marker=marker, color=color, label=label)
+        bx.semilogy(L[~stalled], y[~stalled], ls="none", marker=marker, color=color,
+                    markerfacecolor="none")
+    for x in L[~stalled]:
+        bx.annotate("escaped\n(converged)", (x, 1.0), xytext=(6, -4), textcoords="offset points",
+                    fontsize=5, va="top", color="0.3")
     bx.set_xticks(L)
     bx.set_xlabel("depth L")
     bx.set_title(f"Bartlett failure: stall at {f['predicted']:.4g}", fontsize=7)

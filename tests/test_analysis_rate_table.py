@@ -49,6 +49,34 @@ def test_growth_classes(data):
     assert b <= 1.0
 
 
+def _bartlett_scalar_count(eigs, L, eta, threshold, max_steps):
+    """Reference: from W_l = I every layer is a polynomial in Phi, so in Phi's eigenbasis each
+    eigenvalue follows s <- s - eta s^(L-1) (s^L - lambda), s(0) = 1, and the loss is
+    0.5 sum (s^L - lambda)^2. Iterations until the loss is at most the threshold."""
+    lam, s = np.asarray(eigs, dtype=float), np.ones(len(eigs))
+    for k in range(max_steps + 1):
+        if 0.5 * np.sum((s**L - lam) ** 2) <= threshold:
+            return k
+        s = s - eta * s ** (L - 1) * (s**L - lam)
+    return max_steps
+
+
+def test_bartlett_row_counts_match_the_eigenvalue_recursion(data):
+    eigs = data["setup"]["bartlett_eigs"]
+    assert len(eigs) == mod.QUICK["bartlett_targets"] and eigs[0] == mod.QUICK["phi_eigs"]
+    lo, hi = mod.QUICK["bartlett_eig_range"]
+    assert all(lo <= e <= hi for ev in eigs[1:] for e in ev)
+    spreads = []
+    for L, r in zip(mod.QUICK["depths"], data["rows"]["bartlett"]["per_depth"], strict=True):
+        assert r["eta"] == 1 / (2 * L)                  # ||Phi||_2 <= 1: eta = 1/(2L)
+        ref = [_bartlett_scalar_count(ev, L, r["eta"], mod.QUICK["threshold"],
+                                      mod.QUICK["max_steps"]) for ev in eigs]
+        assert r["steps"] == ref
+        assert r["status_counts"] == {"converged": len(eigs)}
+        spreads.append(r["quartiles"][2] - r["quartiles"][0])
+    assert min(spreads) > 0             # several distinct runs per depth: a real IQR
+
+
 def test_arora_step_rule(data):
     # The step follows the paper's formula up to one common factor.
     c, n = data["setup"]["deficiency_margin"], np.linalg.norm(data["setup"]["phi"])
