@@ -27,12 +27,13 @@ def has_display() -> bool:
 def make_server(port: int = 5006, *, address: str = "localhost",
                 setting: Setting | None = None) -> Server:
     """A started Bokeh server with the explorer at ``/``. The setting is warmed first
-    (portrait, compiled runs), so the first click is as quick as the others."""
+    (portrait, compiled runs), so that no click waits for a compilation."""
     setting = setting or Setting()
     app = Application(FunctionHandler(functools.partial(make_document, setting=setting)))
     try:
         server = Server({"/": app}, port=port, address=address,
-                        allow_websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])
+                        allow_websocket_origin=sorted(
+                            {f"{a}:{port}" for a in (address, "localhost", "127.0.0.1")}))
     except OSError as exc:
         raise InputError(f"--port {port}: cannot listen on {address}:{port} "
                          f"({exc.strerror})") from None
