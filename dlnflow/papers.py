@@ -110,3 +110,26 @@ def xu_eta_max(constants: Any, d: float = 2.0) -> float:
         eta2 = (scipy.optimize.brentq(g2, grid[j - 1], grid[j], xtol=1e-15, rtol=1e-13)
                 if j > 0 else 0.0)
     return float(min(eta1, eta2, eta3))
+
+
+def xu_adaptive_eta(problem: Any, params: Any, t: int, eta0: float, d: float = 2.0) -> float:
+    """Xu et al. (TMLR 2025), eq. 19 with h = rho: the step at iteration t from the iterate
+    ``params`` = (W_1, W_2),
+
+        eta_t = min((1 + eta_0^d)^(t/2) eta_0, 1/K_t),
+
+    K_t of Theorem 3.1 (eq. 12) at the iterate; K_t grows with eta_t, so 1/K_t means the root of
+    eta K_t(eta) = 1. With 0 < eta_0 < eta_max (:func:`xu_eta_max`) this obeys the rule
+    eta_0 <= eta_t <= min((1 + eta_0^d)^(t/2) eta_0, 1/K_t) of Theorem 3.2."""
+    import scipy.optimize
+
+    from .bounds.gd import xu_local
+
+    grow = (1.0 + eta0**d) ** (t / 2.0) * eta0
+
+    def g(e: float) -> float:
+        return e * float(xu_local(problem, params, e).K_t) - 1.0
+
+    if g(grow) <= 0:
+        return float(grow)
+    return float(scipy.optimize.brentq(g, 1e-12 * grow, grow, xtol=1e-15, rtol=1e-13))

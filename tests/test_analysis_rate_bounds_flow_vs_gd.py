@@ -95,3 +95,32 @@ def test_render_draws_the_data(data):
     rule = ax1.get_lines()[1]
     np.testing.assert_allclose(rule.get_ydata(),
                                [g["rate_min"] for g in s0["gd"] if g["kind"] == "rule"])
+
+
+def test_adaptive_schedule_eq_19(data):
+    """Replays the adaptive run in numpy with the stored steps: the losses match, every step obeys
+    eta_0 <= eta_t <= (1 + eta_0^d)^(t/2) eta_0 and eta_t K_t <= 1 (K_t of eq. 12 written out),
+    every step contracts the loss by at most rho_bar(eta_0) (Theorem 3.2), and the schedule needs
+    no more iterations than the constant step eta_0 (their Sec. 4.2)."""
+    for s in data["starts"]:
+        a = s["adaptive"]
+        W1, W2 = (np.asarray(W) for W in s["start"])
+        Phi = np.asarray(s["target"])
+        eta0, d = a["eta0"], a["d"]
+        F = [0.5 * np.sum((W2 @ W1 - Phi) ** 2)]
+        for t, eta in enumerate(a["etas"]):
+            assert eta0 * (1 - 1e-12) <= eta <= (1 + eta0**d) ** (t / 2) * eta0 * (1 + 1e-12)
+            G = W2 @ W1 - Phi
+            s2 = np.linalg.eigvalsh(W2 @ W2.T)[-1] + np.linalg.eigvalsh(W1.T @ W1)[-1]
+            r = np.sqrt(2 * F[-1])
+            K_t = (s2 + r + 6 * np.linalg.norm(W2 @ W1, 2) * F[-1] * eta**2
+                   + 3 * s2 * r * eta)
+            assert eta * K_t <= 1 + 1e-9
+            W1, W2 = W1 - eta * W2.T @ G, W2 - eta * G @ W1.T
+            F.append(0.5 * np.sum((W2 @ W1 - Phi) ** 2))
+        # the run evaluates f as 0.5 tr(W W^T) - tr(W Phi^T) + c0: round-off ~1e-15 F(0) absolute
+        np.testing.assert_allclose(F, a["losses"], rtol=1e-10, atol=1e-13 * F[0])
+        F = np.asarray(F)
+        assert np.all(F[1:] <= a["rho_bar"] * F[:-1])
+        assert a["holds"] and a["iterations"] <= a["iterations_constant"]
+        assert F[-1] <= an.QUICK["loss_drop"] * F[0] < F[-2]

@@ -163,3 +163,16 @@ def test_bad_input():
         papers.xu_eta_max(c)
     with pytest.raises(InputError):
         bounds.xu_rho_bar(c, -1.0)
+
+
+def test_adaptive_eta_eq_19(setting):
+    """eq. 19: eta_t = min((1 + eta_0^d)^(t/2) eta_0, 1/K_t). At t = 0 it is eta_0 (eta_0 K_0 < 1
+    below eta_max); once the growth term is large, 1/K_t binds: eta_t K_t(eta_t) = 1."""
+    prob, W1s, W2s, cs, eta_max = setting
+    for i in range(3):
+        p, eta0 = (W1s[i], W2s[i]), 0.5 * eta_max[i]
+        assert papers.xu_adaptive_eta(prob, p, 0, eta0) == eta0
+        t = int(2 * np.log(1e3) / np.log1p(eta0**2)) + 1       # growth factor > 1e3
+        e = papers.xu_adaptive_eta(prob, p, t, eta0)
+        assert e < (1 + eta0**2) ** (t / 2) * eta0
+        assert e * float(bounds.xu_local(prob, p, e).K_t) == pytest.approx(1.0, rel=1e-9)
