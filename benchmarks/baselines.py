@@ -74,11 +74,12 @@ def numba_gd_chain():
 
 
 def lsoda_loop(field, w0: np.ndarray, t1: float, rtol: float, atol: float,
-               args: tuple = ()) -> np.ndarray:
-    """scipy's LSODA (numpy right-hand side) run start by start: final states (B, P)."""
+               args: tuple = (), method: str = "LSODA") -> np.ndarray:
+    """scipy's LSODA (or ``method``; numpy right-hand side) run start by start: final states
+    (B, P)."""
     out = np.empty_like(w0)
     for i in range(w0.shape[0]):
-        sol = scipy.integrate.solve_ivp(field, (0.0, t1), w0[i], method="LSODA", rtol=rtol,
+        sol = scipy.integrate.solve_ivp(field, (0.0, t1), w0[i], method=method, rtol=rtol,
                                         atol=atol, args=args)
         out[i] = sol.y[:, -1]
     return out

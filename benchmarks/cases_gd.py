@@ -19,7 +19,7 @@ def case_gd_chain(q: bool, n: int) -> None:
     """GD on scalar chains of depth 10: dlnflow vs numpy (vectorised) and numba (blocked)."""
     depth, starts, steps, eta = 10, (256 if q else 1024), (2000 if q else 20_000), 1e-3
     res = worker("gd_chain", n, True, depth=depth, starts=starts, steps=steps, eta=eta,
-                 repeats=n)
+                 steady_runs=n)
     prob, params = chain_problem(depth, starts, seed=0)
     w0 = np.asarray(prob.scalar_weights(params))
     t_np, w_np = timed(lambda: numpy_gd_chain(w0, 1.0, eta, steps), n)
@@ -48,7 +48,7 @@ def case_gd_depth(q: bool, n: int) -> None:
     per = {}
     for L in depths:
         res = worker("gd_chain", 1, True, depth=L, starts=starts, steps=steps, eta=1e-4,
-                     repeats=n)
+                     steady_runs=n)
         per[L] = np.median(res["steady"]) / (starts * steps * L)
         print(f"  L={L:3d}: steady {stat(res['steady'])}, {per[L] * 1e9:.3g} ns per "
               "start-step-layer")
@@ -66,7 +66,7 @@ def case_gd_matrix(q: bool, n: int) -> None:
         if q and width == 4:
             continue
         res = worker("gd_matrix", 1, True, depth=depth, width=width, starts=starts,
-                     steps=steps, eta=1e-3, repeats=n)
+                     steps=steps, eta=1e-3, steady_runs=n)
         prob, phi, params = matrix_problem(depth, width, starts)
         Ws = [np.asarray(W) for W in params]
         t_np, (_, losses) = timed(lambda Ws=Ws, phi=phi, k=steps: numpy_gd_matrix(Ws, phi, 1e-3, k),

@@ -62,7 +62,7 @@ def flow(depth: int, starts: int, t1: float, solver: str, rtol: float, atol: flo
     return {"seconds": seconds, "final": final.tolist(), "status": sorted(set(traj.status))}
 
 
-def gd_chain(depth: int, starts: int, steps: int, eta: float, repeats: int = 3) -> dict:
+def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int = 3) -> dict:
     """GD on scalar chains: the first call (compile included) and steady calls."""
     import dlnflow as dl
     prob, params = chain_problem(depth, starts, seed=0)
@@ -72,7 +72,7 @@ def gd_chain(depth: int, starts: int, steps: int, eta: float, repeats: int = 3) 
     traj = dl.simulate(system, params, **run)
     first = time.perf_counter() - t0
     steady = []
-    for _ in range(repeats):
+    for _ in range(steady_runs):
         t0 = time.perf_counter()
         traj = dl.simulate(system, params, **run)
         steady.append(time.perf_counter() - t0)
@@ -81,7 +81,7 @@ def gd_chain(depth: int, starts: int, steps: int, eta: float, repeats: int = 3) 
 
 
 def gd_matrix(depth: int, width: int, starts: int, steps: int, eta: float,
-              repeats: int = 3) -> dict:
+              steady_runs: int = 3) -> dict:
     """Matrix GD (target problem), loss recorded every step: first call and steady calls."""
     import dlnflow as dl
     prob, _, params = matrix_problem(depth, width, starts)
@@ -91,7 +91,7 @@ def gd_matrix(depth: int, width: int, starts: int, steps: int, eta: float,
     traj = dl.simulate(system, params, **run)
     first = time.perf_counter() - t0
     steady = []
-    for _ in range(repeats):
+    for _ in range(steady_runs):
         t0 = time.perf_counter()
         traj = dl.simulate(system, params, **run)
         steady.append(time.perf_counter() - t0)
@@ -154,7 +154,7 @@ def sharpness(depth: int, width: int, steps: int, every: int, eta: float, tol: f
 
 def memory(depth: int, starts: int, steps: int) -> dict:
     """Peak RSS of a GD batch of ``starts`` scalar chains."""
-    out = gd_chain(depth, starts, steps, 1e-3, repeats=0)
+    out = gd_chain(depth, starts, steps, 1e-3, steady_runs=0)
     return {"seconds": out["first"], "rss_mb": peak_rss_mb()}
 
 

@@ -1,6 +1,6 @@
 """The batched map loop's fast paths give the results of checking every step: blocks of light
-steps (``record_every`` > 1) against blocks of 1 (every step fully checked), and runs split over
-several CPU devices against one device."""
+steps (records at any stride, also inside a block) against blocks of 1 (every step fully
+checked: ``MAX_BLOCK`` set to 1), and runs split over several CPU devices against one device."""
 
 import jax
 import jax.numpy as jnp
@@ -9,8 +9,8 @@ import pytest
 
 import dlnflow as dl
 from dlnflow import init
-from dlnflow.simulate import SaveAt, Stop
-from dlnflow.simulate.maps import _map_loop, block_size, map_devices
+from dlnflow.simulate import SaveAt, Stop, maps
+from dlnflow.simulate.maps import MAX_BLOCK, _map_loop, block_size, map_devices
 
 
 def _scalar_batch():
@@ -24,20 +24,34 @@ def _scalar_batch():
     return prob, w0
 
 
-def test_block_size_divides_the_stride():
-    assert block_size(20_000, exact_stall=False) == 32
-    assert block_size(40, exact_stall=False) == 20
-    assert block_size(37, exact_stall=False) == 1          # prime above MAX_BLOCK
-    assert block_size(1, exact_stall=False) == 1
+def test_block_size_ignores_the_stride():
+    assert block_size(20_000, exact_stall=False) == MAX_BLOCK == 32
+    assert block_size(37, exact_stall=False) == block_size(1, exact_stall=False) == MAX_BLOCK
     assert block_size(64, exact_stall=True) == 1
 
 
-def test_light_blocks_equal_checked_steps_scalar():
+def _checked(monkeypatch, system, params, **kw):
+    """The reference: every step fully checked (blocks of 1)."""
+    with monkeypatch.context() as m:
+        m.setattr(maps, "MAX_BLOCK", 1)
+        return dl.simulate(system, params, **kw)
+
+
+def test_light_blocks_equal_checked_steps_scalar(monkeypatch):
     prob, w0 = _scalar_batch()
     system = dl.GradientDescent(prob, 0.05)
     fast = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=3000), save=SaveAt(every=25))
-    slow = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=3000), save=SaveAt(every=1))
-    assert fast.metadata["block"] == 25 and slow.metadata["block"] == 1
+    slow = _checked(monkeypatch, system, w0, stop=Stop(loss=1e-10, max_steps=3000),
+                    save=SaveAt(every=1))
+    every1 = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=3000), save=SaveAt(every=1))
+    assert fast.metadata["block"] == every1.metadata["block"] == 32
+    assert slow.metadata["block"] == 1
+    # records every step written inside light blocks: the checked run's (losses inside a block
+    # come from value_and_grad's forward pass, the checked ones from the loss alone: equal to
+    # round-off of F, 1e-18 absolute here, far below the 1e-10 threshold)
+    assert every1.status == slow.status and every1.iterations.tolist() == slow.iterations.tolist()
+    np.testing.assert_allclose(every1.loss, slow.loss, rtol=1e-12, atol=1e-18)
+    np.testing.assert_array_equal(every1.valid, slow.valid)
     assert slow.status == ["converged", "converged", "converged", "diverged", "stalled",
                            "max_steps"]
     assert fast.status == slow.status
@@ -53,11 +67,11 @@ def test_light_blocks_equal_checked_steps_scalar():
     # the records the fast run keeps (every 25th iterate) are the slow run's
     common = slow.loss[:, ::25]
     n = fast.loss.shape[1]
-    np.testing.assert_allclose(fast.loss, common[:, :n], rtol=1e-12)
+    np.testing.assert_allclose(fast.loss, common[:, :n], rtol=1e-12, atol=1e-18)
     np.testing.assert_array_equal(fast.valid, slow.valid[:, ::25][:, :n])
 
 
-def test_light_blocks_equal_checked_steps_matrix():
+def test_light_blocks_equal_checked_steps_matrix(monkeypatch):
     rng = np.random.default_rng(3)
     prob = dl.Problem.regression(rng.normal(size=(3, 8)), rng.normal(size=(2, 8)),
                                  widths=[3, 4, 2])
@@ -66,8 +80,8 @@ def test_light_blocks_equal_checked_steps_matrix():
     system = dl.GradientDescent(prob, 0.1)
     fast = dl.simulate(system, params, stop=Stop(loss=1e-9, max_steps=2000),
                        save=SaveAt(every=20))
-    slow = dl.simulate(system, params, stop=Stop(loss=1e-9, max_steps=2000),
-                       save=SaveAt(every=1))
+    slow = _checked(monkeypatch, system, params, stop=Stop(loss=1e-9, max_steps=2000),
+                    save=SaveAt(every=1))
     assert slow.status[4] == "diverged"
     assert slow.status.count("converged") >= 3
     assert fast.status == slow.status

@@ -28,11 +28,10 @@ MAX_BLOCK = 32
 
 
 def block_size(stride: int, exact_stall: bool) -> int:
-    """Steps per block: the largest divisor of the recording stride <= MAX_BLOCK (records fall on
-    block ends), or 1 when a positive stall tolerance needs the full check at every step."""
-    if exact_stall:
-        return 1
-    return max(k for k in range(1, min(stride, MAX_BLOCK) + 1) if stride % k == 0)
+    """Steps per block: MAX_BLOCK (records inside a block are written by its light steps, so
+    the recording stride does not constrain it), or 1 when a positive stall tolerance needs
+    the full check at every step."""
+    return 1 if exact_stall else MAX_BLOCK
 
 
 
@@ -174,14 +173,16 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
         moving = active & ~fixed
 
         def light_step(i, s):
-            y, stop_at = s                          # stop_at < 0: the run is still moving
+            y, stop_at, rx, rl = s                  # stop_at < 0: the run is still moving
             y_loss, y_new = loss_step_b(y)          # y_loss = F(y), y at iteration k + i
+            rx, rl = record(k + i, y, y_loss, rx, rl)
             alarm = ~((y_loss - fstar > thr) & (y_loss <= limit))
             stop_at = jnp.where((stop_at < 0) & alarm, i, stop_at)
-            return _select(stop_at < 0, y_new, y), stop_at
+            return _select(stop_at < 0, y_new, y), stop_at, rx, rl
 
-        y, stop_at = jax.lax.fori_loop(1, block, light_step,
-                                       (_select(moving, first, x), jnp.where(moving, -1, block)))
+        y, stop_at, rec_x, rec_loss = jax.lax.fori_loop(
+            1, block, light_step,
+            (_select(moving, first, x), jnp.where(moving, -1, block), rec_x, rec_loss))
         y_loss = loss_b(y)                          # stopped runs: the loss where they stopped
         ok = (y_loss - fstar > thr) & (y_loss <= limit) & _all_finite(y)
         stop_at = jnp.where((stop_at < 0) & ~ok, block, stop_at)
