@@ -111,31 +111,61 @@ def test_period_two_branch_matches_gd_iterated_to_convergence(L):
     assert checked >= 2
 
 
-def test_second_doubling_against_numpy_balanced_map():
-    # on the balanced line u -> g(u) = u - eta u^(L-1) (u^L - y); the 2-cycle {u1, u2} doubles
-    # where g'(u1) g'(u2) = -1: solved here with scipy brentq on plain numpy
-    L, y = 2, 1.0
+def _balanced_two_layer_reference(y=1.0):
+    """On the balanced line of two layers u -> g(u) = u - eta u (u^2 - y): the upper point of
+    the 2-cycle at eta, and the eta where it doubles (g'(u1) g'(u2) = -1), by scipy brentq on
+    plain numpy."""
 
     def g(u, eta):
-        return u - eta * u ** (L - 1) * (u ** L - y)
+        return u - eta * u * (u ** 2 - y)
 
     def dg(u, eta):
-        return 1 - eta * (L * u ** (2 * L - 2) + (L - 1) * u ** (L - 2) * (u ** L - y))
+        return 1 - eta * (3 * u ** 2 - y)
 
     def cycle(eta):
-        u1 = scipy.optimize.brentq(lambda u: g(g(u, eta), eta) - u, 1.0 + 1e-6, 1.5,
-                                   xtol=1e-15)
+        u1 = scipy.optimize.brentq(lambda u: g(g(u, eta), eta) - u, np.sqrt(y) + 1e-6,
+                                   1.5 * np.sqrt(y), xtol=1e-15)
         return u1, g(u1, eta)
 
     def test(eta):
         u1, u2 = cycle(eta)
         return dg(u1, eta) * dg(u2, eta) + 1
 
-    ref = scipy.optimize.brentq(test, 1.1, 1.3, xtol=1e-15)
-    d = ct.gd_continuation(dl.Problem.scalar_chain(L, y), (0.5, 1.3), max_period=4)
+    return cycle, scipy.optimize.brentq(test, 1.1 / y, 1.3 / y, xtol=1e-15)
+
+
+def test_second_doubling_against_numpy_balanced_map():
+    _, ref = _balanced_two_layer_reference()
+    d = ct.gd_continuation(dl.Problem.scalar_chain(2, 1.0), (0.5, 1.3), max_period=4)
     (pd2,) = _doublings(d, 2)
     assert abs(pd2.eta - ref) < 1e-10
     assert d.branches[2].period == 4 and d.branches[2].eta[0] == pd2.eta
+
+
+def test_matrix_problem_period_two_branch_with_phase_conditions():
+    # 0.5 ||W2 W1 - diag(1, 0.5)||^2 from a balanced diagonal start: the top mode doubles at
+    # eta = 1 while the other rests at its minimum, so the 2-cycles come in a family (that
+    # mode's rescaling) besides the O(2) symmetry: two phase conditions, measured; the mode
+    # oscillates as the balanced two-layer chain (numpy reference) and doubles again where it
+    W = np.diag([1.0, np.sqrt(0.5)])
+    prob = dl.Problem.target_matrix(np.diag([1.0, 0.5]), depth=2, width=2)
+    d = ct.gd_continuation(prob, (0.3, 1.4), start=(0.9 * W, 0.9 * W), max_period=2)
+    cycle, ref = _balanced_two_layer_reference()
+    (b1, b2) = d.branches
+    assert b2.period == 2 and b2.end == "eta_max"
+    (pd2,) = _doublings(d, 2)
+    assert abs(pd2.eta - ref) < 1e-9
+    fam = d.families[1]
+    i = int(np.searchsorted(b2.eta, 1.1))
+    assert fam.null_basis(b2.x[i], b2.eta[i], 2).shape[1] == 2
+    orbit, _ = ct.point_at(fam, b2, 1.1)
+    prods = [np.asarray(prob.end_to_end(prob.unflatten(x))) for x in orbit]
+    u1, u2 = cycle(1.1)
+    np.testing.assert_allclose(np.sort([P[0, 0] for P in prods]), np.sort([u1 ** 2, u2 ** 2]),
+                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose([P[1, 1] for P in prods], 0.5, rtol=0, atol=1e-10)
+    np.testing.assert_allclose([P[0, 1] for P in prods] + [P[1, 0] for P in prods], 0.0,
+                               atol=1e-10)
 
 
 @pytest.mark.parametrize("w0", [[0.5, 1.5], [0.6, 0.9, 1.4]])
@@ -157,7 +187,7 @@ def test_full_space_fixed_point_with_phase_conditions(w0):
     fam = d.families[0]
     x = d.branches[0].x[0]
     eta = float(d.branches[0].eta[0])
-    T = fam.null_basis(x, 1)
+    T = fam.null_basis(x, eta, 1)
     assert T.shape == (L, L - 1)
     A0 = augmented_jacobian(fam, x, eta, 1, T=np.zeros((L, 0)))[:, :L]
     A = augmented_jacobian(fam, x, eta, 1)

@@ -58,7 +58,7 @@ def correct(family: MapFamily, period: int, anchor: np.ndarray, tangent: np.ndar
     anchor = np.asarray(anchor, float)
     tangent = np.asarray(tangent, float)
     n = family.dim
-    T = family.null_basis(anchor[:n], period)
+    T = family.null_basis(anchor[:n], float(anchor[n]), period)
     pred = anchor + s * tangent if predictor is None else np.asarray(predictor, float)
     y0 = np.concatenate([pred, np.zeros(T.shape[1])])
     with np.errstate(all="ignore"):
@@ -79,7 +79,7 @@ def augmented_jacobian(family: MapFamily, x: np.ndarray, eta: float, period: int
                        T: np.ndarray | None = None) -> np.ndarray:
     """Jacobian of (G^p(x, eta) - x + T mu, T^T x) in (x, eta, mu): (n + k) x (n + 1 + k)."""
     n = family.dim
-    T = family.null_basis(x, period) if T is None else T
+    T = family.null_basis(x, eta, period) if T is None else T
     k = T.shape[1]
     _, Jx, Je = evaluate(family, x, eta, period)
     top = np.hstack([Jx - np.eye(n), Je.reshape(n, 1), T])

@@ -7,9 +7,10 @@ invariant affine subspace x = x0 + B z, z -> B^T (G(x0 + B z, eta) - x0) (:class
 
 Multipliers of a period-p orbit through x: eigenvalues of D(G^p)(x). Where orbits come in
 continuous families (critical points of a DLN along the rescaling orbit W_l -> A W_l,
-W_(l+1) -> W_(l+1) A^-1; periodic orbits along its orthogonal part, a symmetry of GD) the
-family's tangent T is invariant with multiplier 1, and the multipliers are those of the quotient
-Q^T D(G^p) Q, Q an orthonormal basis of the complement of T (:meth:`MapFamily.null_basis`).
+W_(l+1) -> W_(l+1) A^-1; periodic orbits along its orthogonal part, a symmetry of GD, and along
+rescalings of parts at rest) the family's tangent T is fixed by D(G^p) (multiplier 1), and the
+multipliers are those of the quotient Q^T D(G^p) Q, Q an orthonormal basis of the complement of
+T (:meth:`MapFamily.null_basis`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..critical.classify import complement
-from ..critical.sets import orbit_tangent
+from ..critical.sets import orbit_generators
 from ..errors import InputError, check_problem
 from ..orbits import SweptGD
 from ..problem import Problem
@@ -42,7 +43,7 @@ class MapFamily(eqx.Module):
     def dim(self) -> int:
         """Dimension of the state x."""
 
-    def null_basis(self, x: np.ndarray, period: int) -> np.ndarray:
+    def null_basis(self, x: np.ndarray, eta: float, period: int) -> np.ndarray:
         """Orthonormal basis (columns) of the directions along which period-``period`` orbits
         through x come in continuous families (multiplier 1 by structure); none by default."""
         return np.zeros((self.dim, 0))
@@ -87,11 +88,32 @@ class GDFamily(MapFamily):
     def dim(self) -> int:
         return self.problem.num_params
 
-    def null_basis(self, x: np.ndarray, period: int) -> np.ndarray:
-        """Fixed points (critical points): the tangent of the rescaling orbit (GL), along which
-        F and grad F = 0 are constant. Periodic orbits: its orthogonal part, a symmetry of GD."""
-        params = self.problem.unflatten(jnp.asarray(x))
-        return orbit_tangent(self.problem, params, orthogonal=period > 1)
+    def null_basis(self, x: np.ndarray, eta: float, period: int,
+                   rtol: float = 1e-8) -> np.ndarray:
+        """Directions along which the period-p orbit through x moves with a rescaling: the
+        combinations c of the generators M(x) = [A_j . x] (:func:`orbit_generators`) carried
+        from each orbit point to the next, D G(x_k) M(x_k) c = M(x_(k+1)) c for k < p
+        (x_p = x_0), to ``rtol``. At a critical point that is every generator (F and grad F = 0
+        are constant on the orbit); on a periodic orbit the orthogonal ones (a symmetry of GD)
+        and rescalings of a part at rest (a mode at its minimum while another oscillates). A
+        direction that only D(G^p) fixes, as at a doubling of a transverse multiplier, is not
+        one."""
+        pts = orbit(self, x, eta, period)
+        Ms = [orbit_generators(self.problem, self.problem.unflatten(jnp.asarray(p)))
+              for p in pts]
+        if Ms[0].shape[1] == 0:
+            return np.zeros((self.dim, 0))
+        rows = [evaluate(self, pts[k], eta, 1)[1] @ Ms[k] - Ms[(k + 1) % period]
+                for k in range(period)]
+        _, sv, Vt = np.linalg.svd(np.vstack(rows))
+        sv = np.concatenate([sv, np.zeros(Vt.shape[0] - sv.size)])
+        scale = max(float(np.linalg.norm(M, 2)) for M in Ms)
+        C = Vt[sv <= rtol * max(scale, 1e-300)]
+        if C.size == 0:
+            return np.zeros((self.dim, 0))
+        U, s, _ = np.linalg.svd(Ms[0] @ C.T, full_matrices=False)
+        return U[:, s > rtol * max(s[0], 1e-300)] if s.size and s[0] > 0 else np.zeros(
+            (self.dim, 0))
 
 
 class Subspace(MapFamily):
@@ -194,7 +216,7 @@ def multipliers(family: MapFamily, x: np.ndarray, eta: float, period: int) -> np
     full = family.full
     X = family.lift(x)
     J = evaluate(full, X, eta, period)[1]
-    T = full.null_basis(X, period)
+    T = full.null_basis(X, eta, period)
     Q = complement(T, J.shape[0])
     mu = np.linalg.eigvals(Q.T @ J @ Q).astype(complex) if Q.shape[1] else np.zeros(0, complex)
     # repeated real multipliers (symmetric layers) come back with rounding-size imaginary parts

@@ -19,13 +19,10 @@ import scipy.linalg
 from ..problem import Params, Problem
 
 
-def orbit_tangent(problem: Problem, params: Params, orthogonal: bool = False,
-                  rtol: float = 1e-9) -> np.ndarray:
-    """Orthonormal basis (columns) of the tangent space of the rescaling orbit at ``params``.
-
-    Generators: dW_l = A W_l, dW_(l+1) = -W_(l+1) A for A = E_ij (or E_ij - E_ji when
-    ``orthogonal``) in gl(d_l); residual forms have no such symmetry (empty basis).
-    """
+def orbit_generators(problem: Problem, params: Params, orthogonal: bool = False) -> np.ndarray:
+    """The generators' images at ``params`` as columns (n, m), in a fixed order of (l, A):
+    dW_l = A W_l, dW_(l+1) = -W_(l+1) A for A = E_ij (or E_ij - E_ji when ``orthogonal``) in
+    gl(d_l); none for residual forms."""
     n = problem.num_params
     if not problem.architecture.has_rescaling_symmetry or problem.depth < 2:
         return np.zeros((n, 0))
@@ -44,9 +41,17 @@ def orbit_tangent(problem: Problem, params: Params, orthogonal: bool = False,
                 dW[l - 1] = A @ np.asarray(params[l - 1])
                 dW[l] = -np.asarray(params[l]) @ A
                 cols.append(np.concatenate([m.ravel() for m in dW]))
-    if not cols:
+    return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+
+
+def orbit_tangent(problem: Problem, params: Params, orthogonal: bool = False,
+                  rtol: float = 1e-9) -> np.ndarray:
+    """Orthonormal basis (columns) of the tangent space of the rescaling orbit at ``params``
+    (the span of :func:`orbit_generators`); residual forms have no such symmetry (empty)."""
+    n = problem.num_params
+    M = orbit_generators(problem, params, orthogonal)
+    if M.shape[1] == 0:
         return np.zeros((n, 0))
-    M = np.stack(cols, axis=1)
     U, s, _ = np.linalg.svd(M, full_matrices=False)
     if s.size == 0 or s[0] == 0.0:
         return np.zeros((n, 0))
