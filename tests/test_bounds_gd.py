@@ -163,6 +163,9 @@ def test_bad_input():
         papers.xu_eta_max(c)
     with pytest.raises(InputError):
         bounds.xu_rho_bar(c, -1.0)
+    chain = dl.Problem.scalar_chain(3, 1.0)
+    with pytest.raises(InputError, match="depth-2"):
+        bounds.xu_local(chain, chain.scalar_params([1.0, 1.0, 1.0]), 0.1)
 
 
 def test_adaptive_eta_eq_19(setting):

@@ -131,8 +131,10 @@ def xu_local(problem: Problem, params: Any, eta: float) -> XuLocal:
     from .margins import quadratic_constants
 
     eta = check_positive("eta", eta)
+    if problem.depth != 2 or len(params) != 2:
+        raise InputError("xu_local takes the two layers (W_1, W_2) of a depth-2 network")
     W1, W2 = (np.asarray(W, float) for W in params)
-    if problem.depth != 2 or W1.shape[:-2] != W2.shape[:-2] or W2.shape[-1] != W1.shape[-2]:
+    if W1.shape[:-2] != W2.shape[:-2] or W2.shape[-1] != W1.shape[-2]:
         raise InputError("xu_local takes the two layers (W_1, W_2) of a depth-2 network")
     qc = quadratic_constants(problem)
     _fstar_zero(qc)
