@@ -76,6 +76,20 @@ def _dense_eigvalsh(problem: Problem, X: jax.Array) -> jax.Array:
     return jax.vmap(lambda x: jnp.linalg.eigvalsh(jax.hessian(problem.loss_flat)(x)))(X)
 
 
+def _dense_top_batched(problem: Problem, X: jax.Array) -> np.ndarray:
+    """Top eigenvalue at each row of X, in chunks of about 256 MB of Hessians whose sizes are
+    powers of two (padded with the last row): few compilations for any number of rows."""
+    n, B = X.shape[1], X.shape[0]
+    cap = 1 << max(0, (2**25 // (n * n)).bit_length() - 1)
+    out = []
+    for i in range(0, B, cap):
+        part = X[i:i + cap]
+        size = min(cap, 1 << (part.shape[0] - 1).bit_length())
+        pad = jnp.concatenate([part, jnp.repeat(part[-1:], size - part.shape[0], axis=0)])
+        out.append(np.asarray(_dense_eigvalsh(problem, pad))[:part.shape[0], -1])
+    return np.concatenate(out)
+
+
 # ---------------------------------------------------------------------- checks
 def _method(method: Any, num_params: int, k: int) -> str:
     if method not in _METHODS:
@@ -166,9 +180,7 @@ def sharpness(problem: Problem, params: Params | Any, *, method: str = "auto",
     tol = check_positive("tol", tol)
     method = _method(method, n, 1)
     if method == "dense":
-        chunk = max(1, int(2**25 // (n * n)))           # about 256 MB of Hessians at a time
-        out = np.concatenate([np.asarray(_dense_eigvalsh(problem, X[i:i + chunk]))[:, -1]
-                              for i in range(0, X.shape[0], chunk)])
+        out = _dense_top_batched(problem, X)
     else:
         v, vals = _check_v0(v0, n), []
         mix = np.random.default_rng(0).standard_normal(n)

@@ -145,18 +145,15 @@ def attach(system, traj: Trajectory, track: Track | None, save: SaveAt,
     else:
         times, states, traj = _flow_samples(traj, track, save, float(t1))
     valid = np.isfinite(times)
+    counts = valid.sum(axis=1)                  # each run's samples: a prefix of its row
+    flat = tuple(jnp.asarray(np.concatenate([S[b, :n] for b, n in enumerate(counts)]))
+                 for S in states)               # all runs in one call, run after run
     tracked = {}
     for name in track.names:
-        rows = []
-        for b in range(times.shape[0]):
-            n = int(valid[b].sum())
-            rows.append(observables.evaluate(name, traj.problem,
-                                             tuple(jnp.asarray(S[b, :n]) for S in states),
-                                             method=track.method, tol=track.tol))
-        shape = rows[0].shape[1:]
-        values = np.full((*times.shape, *shape), np.nan)
-        for b, r in enumerate(rows):
-            values[b, :r.shape[0]] = r
+        out = observables.evaluate(name, traj.problem, flat, method=track.method,
+                                   tol=track.tol)
+        values = np.full((*times.shape, *out.shape[1:]), np.nan)
+        values[valid] = out
         tracked[name] = Tracked(times, values, its)
     meta = {**traj.metadata, "track": track.describe()}
     return dataclasses.replace(traj, tracked=tracked, metadata=meta)
