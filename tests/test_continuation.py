@@ -13,6 +13,7 @@ import dlnflow as dl
 from dlnflow import continuation as ct
 from dlnflow import rates
 from dlnflow.continuation.corrector import augmented_jacobian, correct
+from dlnflow.continuation.families import _layers
 from dlnflow.continuation.palc import start_point
 
 LOGISTIC = ct.FunctionFamily(lambda x, r: r * x * (1 - x), 1)
@@ -156,6 +157,9 @@ def test_matrix_problem_period_two_branch_with_phase_conditions():
     (pd2,) = _doublings(d, 2)
     assert abs(pd2.eta - ref) < 1e-9
     fam = d.families[1]
+    x0 = b2.x[0]
+    for a, b in zip(_layers(prob, x0), prob.unflatten(x0), strict=True):
+        np.testing.assert_array_equal(a, np.asarray(b))
     i = int(np.searchsorted(b2.eta, 1.1))
     assert fam.null_basis(b2.x[i], b2.eta[i], 2).shape[1] == 2
     orbit, _ = ct.point_at(fam, b2, 1.1)
@@ -237,6 +241,10 @@ def test_balanced_line_is_invariant_and_refuses_bad_problems():
         ct.balanced_minimum(dl.Problem.scalar_chain(3, 0.0))
     with pytest.raises(dl.InputError):
         ct.continue_cascade(LOGISTIC, np.array([0.5]), (3.0, 2.0))
+    prob = dl.Problem.scalar_chain(2, 1.0)
+    for bad in ([[0.5, 1.5], [0.5, 1.5]], "ab", [0.5], [0.5, np.nan]):
+        with pytest.raises(dl.InputError):
+            ct.gd_continuation(prob, (0.2, 1.5), start=bad)
 
 
 def test_transverse_multiplier_of_two_layer_cycles_closed_form():

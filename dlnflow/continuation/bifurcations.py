@@ -24,8 +24,6 @@ from .branch import BranchPoint, ContinuationOptions
 from .corrector import Correction, correct, orbit_residual, tangent
 from .families import MapFamily, evaluate, multipliers, orbit
 
-KINDS = ("period_doubling", "fold")
-
 
 def psi_doubling(mu: np.ndarray) -> float:
     """det(I + M) = prod (1 + mu): sign change when a real multiplier crosses -1."""

@@ -99,8 +99,7 @@ class GDFamily(MapFamily):
         direction that only D(G^p) fixes, as at a doubling of a transverse multiplier, is not
         one."""
         pts = orbit(self, x, eta, period)
-        Ms = [orbit_generators(self.problem, self.problem.unflatten(jnp.asarray(p)))
-              for p in pts]
+        Ms = [orbit_generators(self.problem, _layers(self.problem, p)) for p in pts]
         if Ms[0].shape[1] == 0:
             return np.zeros((self.dim, 0))
         rows = [evaluate(self, pts[k], eta, 1)[1] @ Ms[k] - Ms[(k + 1) % period]
@@ -114,6 +113,13 @@ class GDFamily(MapFamily):
         U, s, _ = np.linalg.svd(Ms[0] @ C.T, full_matrices=False)
         return U[:, s > rtol * max(s[0], 1e-300)] if s.size and s[0] > 0 else np.zeros(
             (self.dim, 0))
+
+
+def _layers(problem: Problem, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Problem.unflatten in numpy (row-major W_1, ..., W_L), without eager JAX dispatch."""
+    sizes = np.cumsum([a * b for a, b in problem.layer_shapes])[:-1]
+    return tuple(v.reshape(shape) for v, shape in zip(np.split(np.asarray(x, float), sizes),
+                                                      problem.layer_shapes, strict=True))
 
 
 class Subspace(MapFamily):

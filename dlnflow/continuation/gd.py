@@ -71,8 +71,9 @@ def gd_continuation(problem: Problem, eta_range: tuple[float, float], start: Any
         w = balanced_minimum(problem)
         family, x0 = balanced_line(problem), np.array([np.sqrt(problem.depth) * w[0]])
     else:
-        params = (problem.scalar_params(start) if problem.is_scalar_chain
-                  and not isinstance(start, tuple) else problem.check_params(start)[0])
+        params, batch = problem.check_params(start, "start")
+        if batch is not None:
+            raise InputError("start: give one start, not a batch")
         x = settle(problem, params, lo)
         w = np.asarray(problem.flatten(params), float)
         if problem.is_scalar_chain and np.ptp(w) == 0.0:
