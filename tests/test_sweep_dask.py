@@ -10,6 +10,9 @@ distributed = pytest.importorskip(
     "distributed", reason="Dask distributed (the 'dask' extra) is not installed")
 dask = pytest.importorskip("dask", reason="dask (the 'dask' extra) is not installed")
 
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
 from dlnflow import sweep  # noqa: E402
 from dlnflow.sweep import functions  # noqa: E402
 
@@ -58,6 +61,11 @@ def _assert_same(a: sweep.SweepResult, b: sweep.SweepResult) -> None:
 
 def test_cluster_equals_local_bit_for_bit(client, local, tmp_path):
     assert len(client.scheduler_info()["workers"]) == 2
+    # the condition of bit-for-bit equality: as many JAX CPU devices on each worker as here
+    # (dlnflow's settings applied first as in a cell; a lambda travels by value: the workers
+    # cannot import this test module)
+    devices = client.run(lambda: __import__("dlnflow") and __import__("jax").local_device_count())
+    assert set(devices.values()) == {jax.local_device_count()}
     res, = sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)],
                             executor=client, store=tmp_path / "cells")
     _assert_same(res, local)
@@ -96,3 +104,30 @@ def test_analysis_grid_spread_over_the_cluster(client):
         there = mod.compute(cfg)
     assert dumps(there) == dumps(here)
     assert here["series"]["gaussian"]["runs"][0]["status_counts"] == {"converged": 3}
+
+
+def test_cli_on_the_cluster(client, local, tmp_path, capsys):
+    import json
+
+    from dlnflow.cli import main
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('function = "gd_iterations"\n[grid]\ndepth = [2, 0, 3]\neta = [0.05, 0.1]\n'
+                    '[config]\nruns = 3\nmax_steps = 400\n')
+    rc = main(["sweep", str(spec), "--scheduler", client.scheduler.address,
+               "--out", str(tmp_path / "s.nc"), "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    assert rc == 1                                  # a cell failed: said, and the rest kept
+    assert (rep["cells"], rep["computed"], len(rep["failed"])) == (6, 4, 2)
+    assert rep["executor"].startswith(f"dask {client.scheduler.address} with 2 workers")
+    assert {tuple(f["cell"].items()) for f in rep["failed"]} == {
+        (("depth", 0), ("eta", 0.05)), (("depth", 0), ("eta", 0.1))}
+    ds = sweep.load_netcdf(tmp_path / "s.nc")
+    assert ds.iterations.dtype == "float64"       # int counts with missing cells: NaN there
+    for cell, values in zip(local.cells, local.values, strict=True):
+        got = ds.sel(cell)
+        if values is None:
+            assert np.isnan(got.iterations.values).all() and got.cell_status == "failed"
+        else:
+            np.testing.assert_array_equal(got.iterations.values, values["iterations"][1])
+            assert got.loss_final.values.tobytes() == values["loss_final"][1].tobytes()

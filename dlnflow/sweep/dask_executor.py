@@ -2,7 +2,13 @@
 
 Connects to a running scheduler (``address="tcp://host:8786"``), uses a given
 ``distributed.Client``, or starts a ``LocalCluster`` of ``workers`` processes with one thread
-each and the *spawn* start method (JAX must not be forked). Each task runs
+each and the *spawn* start method (JAX must not be forked).
+
+Bit-for-bit equality with the local executor needs the same number of JAX CPU devices on the
+workers as in this process (``DLNFLOW_CPU_DEVICES``, default one per core): the map loop spreads
+a cell's runs over the devices, and XLA's code for another per-device batch can round the last
+bits of a loss differently (iteration counts and statuses stay equal). On a cluster, set
+``DLNFLOW_CPU_DEVICES`` to the same value on the workers and locally. Each task runs
 :func:`dlnflow.sweep.cell.run_cell` on a worker, so an error of the cell function comes back as
 a failed Outcome; a task lost with its worker (``KilledWorker``) or any other error of the task
 itself is reported as the failure of that cell too, and the other cells go on.
@@ -70,6 +76,9 @@ class DaskExecutor(Executor):
                 raise InputError(f"scheduler {self.address!r}: cannot connect ({exc})") from None
         else:
             n = self.workers or max(1, min(os.cpu_count() or 1, 16))
+            # the workers inherit this process's environment, DLNFLOW_CPU_DEVICES included, so
+            # their JAX has as many CPU devices as ours: the numbers are then bit-identical to
+            # the local executor's (a different device count moves the last bits of losses)
             with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True,
