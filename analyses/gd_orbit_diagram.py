@@ -5,9 +5,11 @@ eta lambda_max < 2, lambda_max = L |y|^(2 - 2/L) (checked against problem.hessia
 reached); past eta* = 2/lambda_max the fixed point period-doubles, then chaos and divergence.
 Over the brute-force orbits: the branches continued in eta (``dlnflow.continuation``: fixed
 point, period 2, period 4 on the balanced line; stable solid, unstable dashed, stability from the
-multipliers in the full weight space) and their period doublings. Agreement stored: the first
-doubling against 2/lambda_max, and the period-2 branch against the brute-force 2-cycles where
-the branch is stable with every |multiplier| <= ``check_mu``.
+multipliers in the full weight space) and their period doublings, and the first period-3
+window seen in the brute-force orbits continued both ways: it opens in a fold (saddle-node).
+Agreement stored: the first doubling against 2/lambda_max, the period-2 branch against the
+brute-force 2-cycles where the branch is stable with every |multiplier| <= ``check_mu``, and the
+window's fold against the first grid step where GD settles on a 3-cycle.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ NAME = "gd_orbit_diagram"
 TITLE = "GD orbit diagram in eta: stable up to 2/lambda_max of the minimum reached, then doubling"
 CONFIG = {"target": 1.0, "depths": [2, 4], "start_scale": 0.5, "eta_range": [0.5, 2.0],
           "n_eta": 1400, "transient": 4000, "keep": 96, "spread_tol": 1e-3, "max_period": 4,
-          "check_mu": 0.97, "check_points": 40}
+          "check_mu": 0.97, "check_points": 40, "window_period": 3,
+          "window_span": 0.05}
 QUICK = {**CONFIG, "n_eta": 200, "transient": 2000, "keep": 48, "check_points": 12}
 
 
@@ -55,7 +58,8 @@ def compute(config: dict) -> dict:
                   "closed_form": d["threshold"], "continued": d["continued_doubling"],
                   "rel_error": d["doubling_rel_error"], "brute_force_grid": d["first_doubling"],
                   "period2_vs_brute_force_max_abs": d["period2_max_error"],
-                  "second_doubling": d["second_doubling"]} for d in panels]
+                  "second_doubling": d["second_doubling"], "window": d["window"]}
+                 for d in panels]
     return {"target": y, "panels": panels, "spread_tol": config["spread_tol"],
             "agreement": agreement}
 
@@ -91,10 +95,44 @@ def _continued(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> dic
             continue
         errs.append(np.max(np.abs(np.sort(row[:2]) - np.sort(np.prod(at[0], axis=-1)))))
         checked.append(float(eta))
-    return {"branches": branches, "points": points,
+    branches_w, points_w, window = _window(prob, etas, p_brute, config)
+    return {"branches": branches + branches_w, "points": points, "window_points": points_w,
+            "window": window,
             "continued_doubling": min(pd1) if pd1 else float("nan"),
             "second_doubling": min(pd2) if pd2 else float("nan"),
             "period2_checked_eta": checked, "period2_max_error": max(errs) if errs else None}
+
+
+def _window(prob, etas: np.ndarray, p_brute: np.ndarray, config: dict) -> tuple:
+    """The first periodic window of period ``window_period`` in the brute-force orbits (GD
+    settled on a cycle of that period) continued both ways from there, within ``window_span``
+    of the grid's range: its fold (where the window opens) and doublings. Empty if the grid has
+    no such window."""
+    from dlnflow import continuation
+
+    q = int(config["window_period"])
+    row_ok = np.all(np.isfinite(p_brute), axis=1)
+    cyc = row_ok & (np.max(np.abs(p_brute[:, q:] - p_brute[:, :-q]), axis=1,
+                           initial=0.0) < 1e-9) & (np.abs(p_brute[:, 1] - p_brute[:, 0]) > 1e-4)
+    if not np.any(cyc):
+        return [], [], None
+    i = int(np.argmax(cyc))
+    L = prob.depth
+    p0 = float(p_brute[i, 0])
+    u0 = np.sign(p0) * abs(p0) ** (1.0 / L) if L % 2 or p0 > 0 else np.nan
+    fam = continuation.balanced_line(prob)
+    half = float(config["window_span"]) * float(etas[-1] - etas[0])
+    diag = continuation.continue_orbit(fam, np.array([np.sqrt(L) * u0]), float(etas[i]), q,
+                                       (max(float(etas[0]), float(etas[i]) - half),
+                                        min(float(etas[-1]), float(etas[i]) + half)))
+    branches = [{"period": b.period, "eta": b.eta, "p": np.prod(b.orbit, axis=-1),
+                 "stable": b.stable, "parent": None, "end": b.end} for b in diag.branches]
+    points = [{"kind": r.kind, "eta": r.eta, "period": r.period,
+               "p": np.prod(r.orbit, axis=-1), "multipliers": np.abs(r.multipliers)}
+              for r in diag.points]
+    folds = [r.eta for r in diag.points if r.kind == "fold"]
+    return branches, points, {"period": q, "brute_force_first_eta": float(etas[i]),
+                              "fold": min(folds) if folds else None}
 
 
 def render(data: dict, config: dict):
@@ -104,7 +142,9 @@ def render(data: dict, config: dict):
     fig, axes = style.figure(columns=2, aspect=0.38, ncols=len(panels))
     for ax, d, color in zip(np.atleast_1d(axes), panels, style.PALETTE, strict=False):
         orbits.plot_orbit_diagram(ax, d, threshold=float(d["threshold"]), color=color)
-        orbits.plot_branches(ax, d["branches"], d["points"])
+        # the window's doublings (to period 6, not followed) sit next to its fold: folds only
+        orbits.plot_branches(ax, d["branches"], d["points"] + [
+            q for q in d["window_points"] if q["kind"] == "fold"])
         ax.set_title(f"depth $L = {d['depth']}$, $y = {float(data['target']):g}$: "
                      f"$\\lambda_{{\\max}} = L|y|^{{2-2/L}} = {float(d['lambda_max_balanced']):g}$")
         ax.legend(loc="upper left", fontsize=5.5)

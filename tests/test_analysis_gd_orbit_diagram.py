@@ -37,6 +37,13 @@ def test_orbit_diagram_threshold_and_render():
         assert periods[:3] == [1, 2, 4]
         pd = [q for q in d["points"] if q["kind"] == "period_doubling"]
         assert [q["period"] for q in pd][:3] == [1, 2, 4]
+        # the period-3 window opens in a fold between the grid step before the first 3-cycle
+        # GD settles on and that step; a multiplier +1 there
+        w = d["window"]
+        assert w["period"] == 3
+        assert 0 < w["brute_force_first_eta"] - w["fold"] <= d["eta_step"] * (1 + 1e-9)
+        (f,) = [q for q in d["window_points"] if q["kind"] == "fold"]
+        assert f["eta"] == w["fold"] and np.min(np.abs(np.asarray(f["multipliers"]) - 1)) < 1e-6
     fig = m.render(json.loads(dumps(data)), m.QUICK)
     for ax, d in zip(fig.axes, data["panels"], strict=True):
         curves = [ln for ln in ax.get_lines() if ln.get_linestyle() != "None"

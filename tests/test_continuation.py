@@ -277,3 +277,40 @@ def test_symmetry_breaking_doubling_switches_in_full_space():
             w = w - b.eta[i] * (w[0] * w[1] - 1.0) * w[::-1]
         assert np.max(np.abs(w - w0)) < 1e-10
     assert np.max(np.abs(b.orbit[-1, :, 0] - b.orbit[-1, :, 1])) > 1e-2
+
+
+@pytest.mark.parametrize("L", [2, 3])
+def test_fold_opening_the_period_three_window_of_gd(L):
+    # GD on the balanced line u -> g(u) = u - eta u^(L-1) (u^L - 1) has a period-3 window past
+    # the cascade; it opens in a fold: g^3(u) = u and (g^3)'(u) = 1, solved here in plain
+    # numpy with scipy fsolve from the continued fold
+    def g(u, e):
+        return u - e * u ** (L - 1) * (u ** L - 1)
+
+    def dg(u, e):
+        return 1 - e * (L * u ** (2 * L - 2) + (L - 1) * u ** (L - 2) * (u ** L - 1))
+
+    def fold_eqs(v):
+        u, e = v
+        d = 1.0
+        for _ in range(3):
+            d, u = d * dg(u, e), g(u, e)
+        return [u - v[0], d - 1]
+
+    thr = 2 / L
+    eta0 = {2: 1.455, 3: 1.49}[L] * thr            # inside the window (brute force)
+    u = 0.5
+    for _ in range(5000):
+        u = g(u, eta0)
+    fam = ct.balanced_line(dl.Problem.scalar_chain(L, 1.0))
+    d = ct.continue_orbit(fam, np.array([np.sqrt(L) * u]), eta0, 3, (1.3 * thr, 1.6 * thr))
+    (fold,) = [p for p in d.points if p.kind == "fold"]
+    assert fold.eta < eta0 and abs(fold.multipliers[0] - 1) < 1e-6
+    u_f = fold.orbit[0, 0]
+    sol = scipy.optimize.fsolve(fold_eqs, [u_f, fold.eta * (1 + 1e-4)], xtol=1e-15)
+    assert np.max(np.abs(fold_eqs(sol))) < 1e-12
+    assert abs(sol[1] - fold.eta) < 1e-10 and abs(sol[0] - u_f) < 1e-7
+    # the branch through the start is stable there; past the fold the partner is unstable
+    down = d.branches[0]
+    assert down.stable[0] and not down.stable[-1] and down.eta.min() == pytest.approx(
+        fold.eta, abs=1e-3)

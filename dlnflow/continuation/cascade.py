@@ -84,3 +84,25 @@ def continue_cascade(family: MapFamily, x0: np.ndarray, eta_range: tuple[float, 
             families.append(new_fam)
         i += 1
     return Diagram(branches=branches, families=families, notes=notes)
+
+
+def continue_orbit(family: MapFamily, x0: np.ndarray, eta0: float, period: int,
+                   eta_range: tuple[float, float],
+                   options: ContinuationOptions | None = None) -> Diagram:
+    """The period-``period`` orbit near x0 at eta0 (e.g. one GD settled on inside a periodic
+    window) continued both ways: towards smaller eta first (through the fold where such an orbit
+    is born, back up along its unstable partner), then from eta0 towards larger eta."""
+    options = options or ContinuationOptions()
+    lo, hi = (float(v) for v in eta_range)
+    if not 0 < lo <= eta0 <= hi:
+        raise InputError(f"need 0 < A <= eta0 <= B, got eta0={eta0} and range {eta_range}")
+    c = start_point(family, x0, eta0, check_positive_int("period", period), options)
+    if not c.ok:
+        raise InputError(f"no period-{period} orbit found near the start at eta={eta0:g} "
+                         f"(residual {c.residual:.3g})")
+    down = np.zeros(family.dim + 1)
+    down[-1] = -1.0
+    branches = [continue_branch(family, c.x, c.eta, period, (lo, hi), options, t0=t0, branch=i)
+                for i, t0 in enumerate((down, -down))]
+    return Diagram(branches=branches, families=[family, family], notes=[],
+                   start=family.lift(c.x))
