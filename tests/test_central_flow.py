@@ -84,6 +84,22 @@ def test_sharpness_held_at_threshold_on_the_edge(chain):
     assert top_eig_numpy(prob, xg) > 1.25 * 2 / eta
     # the loss still falls along the edge
     assert np.all(np.diff(cf.loss[0][on]) < 0)
+    # diffrax's Tsit5 (vmapped, jitted field) solves the same ODE: the same states
+    tr = dl.simulate(CentralFlow(prob, eta), p0, t1=20.0,
+                     solver=dl.Solver("tsit5", rtol=1e-10, atol=1e-12), save=dl.SaveAt(ts=ts))
+    np.testing.assert_allclose(np.asarray(tr.params[0]), np.asarray(cf.params[0]), atol=1e-8)
+
+
+def test_lanczos_path_matches_dense(chain):
+    """The Lanczos eigenpair (host callback into dlnflow.sharpness) gives the dense field."""
+    prob, _ = chain
+    x = jnp.asarray([0.5, 0.6, 1.8])
+    eta = 2 * 0.97 / top_eig_numpy(prob, np.asarray(x))
+    dense = CentralFlow(prob, eta, method="dense").terms_flat(x)
+    lanczos = CentralFlow(prob, eta, method="lanczos").terms_flat(x)
+    assert float(dense["sigma2"]) > 0
+    np.testing.assert_allclose(np.asarray(lanczos["field"]), np.asarray(dense["field"]),
+                               rtol=1e-9)
 
 
 def test_predicted_loss_and_misuse(chain):
@@ -98,3 +114,5 @@ def test_predicted_loss_and_misuse(chain):
         CentralFlow(prob, -1.0)
     with pytest.raises(dl.InputError, match="substeps"):
         CentralFlow(prob, 0.1, substeps=0)
+    with pytest.raises(dl.InputError, match="method"):
+        CentralFlow(prob, 0.1, method="power")

@@ -26,8 +26,9 @@ problem (CVXPY in the authors' code) for a matrix Sigma; that case is not implem
 
 Backends: the top eigenpair comes from ``dlnflow.sharpness`` (its traceable dense eigh up to
 ``AUTO_DENSE_MAX`` parameters, else Lanczos through a host callback), so the field runs under the
-explicit solvers (scipy DOP853/RK45, diffrax tsit5/dopri5/dopri8). Jacobian-based solvers see u
-frozen (no derivative through the eigensolver): use an explicit solver.
+explicit solvers (scipy DOP853/RK45, diffrax tsit5/dopri5/dopri8; tested: DOP853 and tsit5 agree
+to 1e-10). Jacobian-based solvers see u frozen (no derivative through the eigensolver): rodas4
+still converges but takes some 500 times the steps; use an explicit solver.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import check_positive
+from ..errors import InputError, check_positive, show
 from ..problem import Params, Problem
 from .base import AbstractFlow
 
@@ -67,16 +68,23 @@ def _top_pair_lanczos(problem: Problem, x: jax.Array) -> tuple[jax.Array, jax.Ar
 class CentralFlow(AbstractFlow):
     """Central flow of GD with step ``eta``, one eigenvalue (module docstring):
     dw/dt = -(grad F + (1/2) sigma^2 grad S), sigma^2 keeping S <= 2/eta;
-    ``substeps``: kappa = substeps / eta (the authors' Euler substeps per GD step, default 4)."""
+    ``substeps``: kappa = substeps / eta (the authors' Euler substeps per GD step, default 4);
+    ``method``: the top eigenpair by dense eigh, Lanczos, or auto (dense up to AUTO_DENSE_MAX
+    parameters)."""
 
     problem: Problem
     eta: float = eqx.field(static=True)
     substeps: float = eqx.field(static=True, default=4.0)
+    method: str = eqx.field(static=True, default="auto")
 
-    def __init__(self, problem: Problem, eta: float, substeps: float = 4.0):
+    def __init__(self, problem: Problem, eta: float, substeps: float = 4.0,
+                 method: str = "auto"):
         self.problem = problem
         self.eta = check_positive("eta", eta)
         self.substeps = check_positive("substeps", substeps)
+        if method not in ("auto", "dense", "lanczos"):
+            raise InputError(f"method must be auto, dense or lanczos, got {show(method)}")
+        self.method = method
 
     @property
     def threshold(self) -> float:
@@ -87,7 +95,9 @@ class CentralFlow(AbstractFlow):
         from ..sharpness import AUTO_DENSE_MAX
 
         x = jax.lax.stop_gradient(x)              # the eigensolver is not differentiated
-        if self.problem.num_params <= AUTO_DENSE_MAX:
+        dense = self.method == "dense" or (self.method == "auto"
+                                           and self.problem.num_params <= AUTO_DENSE_MAX)
+        if dense:
             lam, u = _top_pair_dense(self.problem, x)
         else:
             lam, u = _top_pair_lanczos(self.problem, x)
@@ -129,4 +139,5 @@ class CentralFlow(AbstractFlow):
         return terms["loss"] + terms["sigma2"] / self.eta
 
     def describe(self) -> dict:
-        return {**super().describe(), "eta": self.eta, "substeps": self.substeps}
+        return {**super().describe(), "eta": self.eta, "substeps": self.substeps,
+                "method": self.method}
