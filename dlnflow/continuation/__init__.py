@@ -13,5 +13,5 @@ from .palc import continue_branch, point_at
 
 __all__ = ["Branch", "BranchPoint", "ContinuationOptions", "Diagram", "FunctionFamily",
            "GDFamily", "MapFamily", "Subspace", "balanced_line", "balanced_minimum",
-           "continue_branch", "continue_cascade", "continue_orbit", "gd_continuation", "multipliers",
-           "point_at"]
+           "continue_branch", "continue_cascade", "continue_orbit", "gd_continuation",
+           "multipliers", "point_at"]

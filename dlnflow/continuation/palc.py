@@ -97,9 +97,9 @@ def continue_branch(family: MapFamily, x0: np.ndarray, eta0: float, period: int,
         if not np.all(np.isfinite(x)) or np.linalg.norm(family.lift(x)) > options.diverge_norm:
             end = "diverged"
             break
-        if period > 1 and orbit_residual(family, x, eta, period // 2) < 1e-9 * (1 + np.linalg.norm(
-                x)):
-            end = "collapsed"   # back on the period-p/2 orbits it doubled from
+        sub = max(d for d in range(1, period) if period % d == 0) if period > 1 else 0
+        if sub and orbit_residual(family, x, eta, sub) < 1e-9 * (1 + np.linalg.norm(x)):
+            end = "collapsed"   # back on orbits of a smaller period (those it doubled from)
             break
         if c.steps <= options.easy_newton:
             ds = min(ds * options.growth, options.ds_max)
