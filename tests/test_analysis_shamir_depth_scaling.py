@@ -57,3 +57,24 @@ def test_render_after_json(data):
     fig = mod.render(json.loads(dumps(data)), mod.QUICK)
     assert isinstance(fig, matplotlib.figure.Figure)
     matplotlib.pyplot.close(fig)
+
+
+def test_sweep_cells_land_at_their_depths(data):
+    """The grid runs as sweep cells: each depth's counts are those of a direct batched run of
+    that family at that depth (cells gathered in grid order, none mixed up)."""
+    import dlnflow as dl
+
+    cfg = mod.QUICK
+    for family, y, make in (
+            ("gaussian", 1.0, lambda p, L: dl.init.gaussian(p, cfg["seed"] + L,
+                                                           batch=cfg["seeds"])),
+            ("near_id_neg", -1.0, lambda p, L: dl.init.near_identity(
+                p, cfg["seed"] + 100 + L, batch=cfg["seeds"], noise=cfg["near_identity_noise"]))):
+        s = data["series"][family]
+        L = s["depths"][-1]
+        prob = dl.Problem.scalar_chain(L, y)
+        traj = dl.simulate(dl.GradientDescent(prob, cfg["eta"]), make(prob, L),
+                           stop=dl.Stop(loss=cfg["threshold"], max_steps=cfg["max_steps"]),
+                           save=dl.SaveAt(every=cfg["max_steps"]))
+        assert s["runs"][-1]["steps"] == np.asarray(traj.steps).tolist()
+        assert sum(s["runs"][-1]["converged"]) == sum(st == "converged" for st in traj.status)

@@ -261,6 +261,58 @@ def test_bad_grid_is_refused(grid, match):
         sweep.Grid.of(grid)
 
 
+ANALYSIS = textwrap.dedent("""
+    import matplotlib.pyplot as plt
+    from dlnflow import sweep
+
+    NAME, TITLE, CONFIG, QUICK = "tiny", "tiny", {"n": 3}, {"n": 3}
+
+    def cell(cell, config):
+        return {"sq": cell["i"] ** 2}
+
+    def compute(config):
+        res, = sweep.run_sweeps([sweep.SweepSpec.of(cell, {"i": list(range(config["n"]))})])
+        return {"sq": [float(v) for v in res.column("sq")],
+                "executor": sweep.executors.current().name}
+
+    def render(data, config):
+        fig, ax = plt.subplots()
+        ax.plot(data["sq"])
+        return fig
+""")
+
+
+class CountingExecutor(sweep.LocalExecutor):
+    name = "counting"
+
+    def __init__(self):
+        self.cells, self.opened, self.closed = [], 0, 0
+
+    def open(self):
+        self.opened += 1
+
+    def close(self):
+        self.closed += 1
+
+    def map(self, calls):
+        self.cells += [c for _, c, _ in calls]
+        yield from super().map(calls)
+
+
+def test_pipeline_hands_its_executor_to_the_analyses(tmp_path):
+    from dlnflow import pipeline
+
+    (tmp_path / "an").mkdir()
+    (tmp_path / "an" / "tiny.py").write_text(ANALYSIS)
+    ex = CountingExecutor()
+    rep = pipeline.run(["tiny"], directory=tmp_path / "an", out=tmp_path / "out",
+                       formats="png", executor=ex, progress=False)
+    assert rep["computed"] == ["tiny"], rep
+    data = json.loads((tmp_path / "out" / "tiny.json").read_text())["data"]
+    assert data == {"sq": [0.0, 1.0, 4.0], "executor": "counting"}
+    assert ex.cells == [{"i": 0}, {"i": 1}, {"i": 2}] and (ex.opened, ex.closed) == (1, 1)
+
+
 # ----------------------------------------------------------------------------- CLI
 def _cli(argv, capsys):
     rc = main(argv)
