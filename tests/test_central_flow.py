@@ -116,3 +116,8 @@ def test_predicted_loss_and_misuse(chain):
         CentralFlow(prob, 0.1, substeps=0)
     with pytest.raises(dl.InputError, match="method"):
         CentralFlow(prob, 0.1, method="power")
+    big = dl.Problem.target_matrix(np.eye(60), depth=3)          # 10,800 parameters
+    with pytest.raises(dl.InputError, match="dense Hessian"):
+        CentralFlow(big, 0.1, method="dense")
+    with pytest.raises(dl.InputError, match="Problem"):
+        CentralFlow("chain", 0.1)

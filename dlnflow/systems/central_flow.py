@@ -84,6 +84,10 @@ class CentralFlow(AbstractFlow):
         self.substeps = check_positive("substeps", substeps)
         if method not in ("auto", "dense", "lanczos"):
             raise InputError(f"method must be auto, dense or lanczos, got {show(method)}")
+        if method == "dense" and isinstance(problem, Problem):
+            from ..sharpness import check_dense
+
+            check_dense(problem.num_params)
         self.method = method
 
     @property
