@@ -84,7 +84,8 @@ def test_scheduler_address_and_dataset(client, local):
     xr = pytest.importorskip("xarray", reason="xarray (the 'dask' extra) is not installed")
     address = client.scheduler.address
     assert address.startswith("tcp://")
-    ds = sweep.sweep(functions.gd_iterations, GRID, config=CFG, executor=address)
+    with pytest.warns(UserWarning, match=r"2 of 6 cells failed .*depth=0, eta=0.05: InputError"):
+        ds = sweep.sweep(functions.gd_iterations, GRID, config=CFG, executor=address)
     ref = sweep.to_dataset(local)
     xr.testing.assert_identical(ds, ref)
     assert ds.cell_status.sel(depth=0).values.tolist() == ["failed", "failed"]

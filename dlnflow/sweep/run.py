@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,8 @@ def sweep(fn: Callable[[dict, dict], Any], grid: Grid | Mapping[str, Any], *,
     The Dataset has one coordinate per grid axis (in the grid's order), one variable per output
     of ``fn`` (grid axes first, then the output's own axes), ``cell_status`` ("done"/"failed")
     and ``cell_error`` per cell, and the provenance in ``attrs``. Failed cells are kept as
-    missing values (floats NaN; int and bool outputs become float64 then). ``store``: a folder of
+    missing values (floats NaN; int and bool outputs become float64 then) and named in a
+    warning. ``store``: a folder of
     finished cells, so that a rerun computes only what is missing. ``out``: write the Dataset
     there as netCDF (h5netcdf engine, atomically). Needs the ``dask`` extra (xarray, h5netcdf)
     for the Dataset, not for the local executor.
@@ -184,6 +186,11 @@ def sweep(fn: Callable[[dict, dict], Any], grid: Grid | Mapping[str, Any], *,
     if out is not None:
         require("h5netcdf")
     (result,) = run_sweeps([spec], executor=executor, store=store, progress=progress)
+    if result.failed:
+        shown = "; ".join(f"{describe(c)}: {e}" for c, e in result.failed[:3])
+        more = f" (and {len(result.failed) - 3} more)" if len(result.failed) > 3 else ""
+        warnings.warn(f"{len(result.failed)} of {len(result.cells)} cells failed (kept as "
+                      f"missing values, see cell_error): {shown}{more}", stacklevel=2)
     ds = to_dataset(result)
     if out is not None:
         save_netcdf(ds, out)
