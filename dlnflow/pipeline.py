@@ -175,9 +175,11 @@ class FigureResult:
     status: str                 # "computed", "cached" or "failed"
     files: dict[str, str]       # file name -> sha256
     key: str
-    seconds: float
+    seconds: float              # wall time of the whole figure (compute + render + write)
     error: str | None = None
     note: str | None = None     # why a cache entry present was not used (then recomputed)
+    compute_s: float = 0.0      # wall time of compute (0 when cached)
+    render_s: float = 0.0       # wall time of render and of writing the files
 
 
 def select(registry: dict[str, Analysis], names: Sequence[str] | None) -> list[Analysis]:
@@ -250,6 +252,7 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
              pkg: str, versions: dict[str, str], log: Callable[[str], None] | None
              ) -> FigureResult:
     t0 = time.perf_counter()
+    compute_s = 0.0
     if an.module is None:
         return FigureResult(an.name, an.title, "failed", {}, "", 0.0, an.error)
     mod = an.module
@@ -272,8 +275,10 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
                                                   "provenance": provenance})
             record = json.loads(blob)      # render from the JSON form, as from the cache
             status = "computed"
+            compute_s = time.perf_counter() - tc
             if log:
-                log(f"computed {an.name} in {time.perf_counter() - tc:.1f} s")
+                log(f"computed {an.name} in {compute_s:.1f} s")
+        tr = time.perf_counter()
         files: dict[str, str] = {}
         data = record["data"]
         data_bytes = (dumps(record, indent=1) + "\n").encode()
@@ -304,9 +309,27 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
         if log:
             log(f"failed {an.name}: {type(exc).__name__}: {exc}\n{tb}")
         return FigureResult(an.name, an.title, "failed", {}, key, time.perf_counter() - t0,
-                            f"{type(exc).__name__}: {exc}", note)
-    return FigureResult(an.name, an.title, status, files, key, time.perf_counter() - t0,
-                        None, note)
+                            f"{type(exc).__name__}: {exc}", note, compute_s)
+    end = time.perf_counter()
+    return FigureResult(an.name, an.title, status, files, key, end - t0, None, note, compute_s,
+                        end - tr)
+
+
+def time_table(report: dict[str, Any]) -> str:
+    """The per-figure wall times of a run's report: ``name  compute s  render s  total s`` rows
+    (render includes writing the files; compute is 0 for a cached figure) and their sums. For
+    the log only: wall-clock times never enter a data file."""
+    figs = report["figures"]
+    width = max([len("figure"), *(len(n) for n in figs)])
+    head = f"{'figure':<{width}}  {'compute s':>9}  {'render s':>8}  {'total s':>7}"
+    rows = [head]
+    tot = [0.0, 0.0, 0.0]
+    for name, r in figs.items():
+        vals = (float(r["compute_s"]), float(r["render_s"]), float(r["seconds"]))
+        tot = [a + b for a, b in zip(tot, vals, strict=True)]
+        rows.append(f"{name:<{width}}  {vals[0]:9.1f}  {vals[1]:8.1f}  {vals[2]:7.1f}")
+    rows.append(f"{'total':<{width}}  {tot[0]:9.1f}  {tot[1]:8.1f}  {tot[2]:7.1f}")
+    return "\n".join(rows)
 
 
 def _update_manifest(out: Path, results: list[FigureResult], quick: bool) -> None:

@@ -68,4 +68,5 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"out: {report['out']}  computed {len(report['computed'])}, cached "
                  f"{len(report['cached'])}, failed {len(report['failed'])}")
     emit(report, args.json, "\n".join(lines))
+    print(pipeline.time_table(report), file=sys.stderr)    # wall times: the log, not the data
     return 1 if report["failed"] else 0
