@@ -112,7 +112,7 @@ def matrix_grads(Ws: list[np.ndarray], phi: np.ndarray) -> tuple[np.ndarray, lis
 
 
 def numpy_gd_matrix(Ws: list[np.ndarray], phi: np.ndarray, eta: float, steps: int):
-    """Matrix GD, batched over starts; the loss of every step (steps, B)."""
+    """Matrix GD, batched over starts; the loss of every iterate 0..steps (steps + 1, B)."""
     Ws = [W.copy() for W in Ws]
     losses = []
     for _ in range(steps):
@@ -120,6 +120,7 @@ def numpy_gd_matrix(Ws: list[np.ndarray], phi: np.ndarray, eta: float, steps: in
         losses.append(loss)
         for W, G in zip(Ws, grads, strict=True):
             W -= eta * G
+    losses.append(matrix_grads(Ws, phi)[0])
     return Ws, np.asarray(losses)
 
 

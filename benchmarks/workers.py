@@ -82,11 +82,12 @@ def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int =
 
 def gd_matrix(depth: int, width: int, starts: int, steps: int, eta: float,
               steady_runs: int = 3) -> dict:
-    """Matrix GD (target problem), loss recorded every step: first call and steady calls."""
+    """Matrix GD (target problem), the start and the end recorded: first call and steady
+    calls."""
     import dlnflow as dl
     prob, _, params = matrix_problem(depth, width, starts)
     system = dl.GradientDescent(prob, eta)
-    run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=1)}
+    run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=steps)}
     t0 = time.perf_counter()
     traj = dl.simulate(system, params, **run)
     first = time.perf_counter() - t0

@@ -74,17 +74,18 @@ def reduce_chain(w0: np.ndarray) -> ReducedChain:
     return ReducedChain(least=m, offsets=np.where(tie, 0.0, offsets), ratios=ratios)
 
 
-def scalar_loss(objective: AbstractLoss) -> tuple[Callable, Callable]:
-    """(f, f') of a scalar chain's loss as functions of the product p (floats in and out):
-    numpy from the quadratic form 0.5 C p^2 - B p + c0 of square losses (f' = C p - B, written
-    about p* = B / C when C > 0), else
-    one jitted JAX evaluation per call."""
+def scalar_loss(objective: AbstractLoss) -> tuple[Callable, Callable, float]:
+    """(f, f', inf f) of a scalar chain's loss as functions of the product p (floats in and
+    out): numpy from the quadratic form 0.5 C p^2 - B p + c0 of square losses (f' = C p - B,
+    written about p* = B / C when C > 0), else one jitted JAX evaluation per call (inf f then
+    -inf: unknown)."""
     if isinstance(objective, QuadraticLoss):
         C, B, c0 = (float(np.asarray(a).reshape(-1)[0]) for a in objective.quadratic_form())
         if C > 0:       # 0.5 C (p - p*)^2 + f(p*): no cancellation near the minimum
             p_star, f_min = B / C, c0 - 0.5 * B * B / C
-            return (lambda p: 0.5 * C * (p - p_star) ** 2 + f_min), (lambda p: C * (p - p_star))
-        return (lambda p: 0.5 * C * p * p - B * p + c0), (lambda p: C * p - B)
+            return ((lambda p: 0.5 * C * (p - p_star) ** 2 + f_min),
+                    (lambda p: C * (p - p_star)), f_min)
+        return (lambda p: 0.5 * C * p * p - B * p + c0), (lambda p: C * p - B), -math.inf
     value_and_grad = jax.jit(jax.value_and_grad(lambda p: objective.f(jnp.reshape(p, (1, 1)))))
 
     def f(p):
@@ -93,7 +94,7 @@ def scalar_loss(objective: AbstractLoss) -> tuple[Callable, Callable]:
     def fprime(p):
         return float(value_and_grad(jnp.asarray(p, dtype=jnp.float64))[1])
 
-    return f, fprime
+    return f, fprime, -math.inf
 
 
 def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
