@@ -9,8 +9,10 @@ sigma_1 >= ... >= sigma_r its singular values (r = min(d_L, d_0)):
 * ``effective_rank``: Roy & Vetterli's (2007) exp(H(p)), p = sigma / ||sigma||_1, H = -sum p ln p
   (0 ln 0 = 0): 1 for rank one, r for equal singular values; NaN at W = 0 (undefined).
 * ``nuclear_norm``: ||W||_* = sum_i sigma_i.
-* ``recovery_error``: ||W - W*||_F / ||W*||_F with W* = ``problem.optimal_product`` (the target,
-  or the least-norm regression minimiser); InputError up front where no W* is known (or W* = 0).
+* ``recovery_error``: ||W - W*||_F / ||W*||_F with W* the loss's ``ground_truth`` (a target; the
+  matrix that completion or sensing measured, not the least-norm fit of its observations), else
+  ``problem.optimal_product`` (the least-norm regression minimiser); InputError up front where no
+  W* is known (or W* = 0).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def _nuclear_norm(problem: Problem, states: Params, **_: Any) -> np.ndarray:
 
 
 def _optimal_product(problem: Problem) -> np.ndarray:
-    W = problem.optimal_product
+    W = problem.objective.ground_truth
+    W = problem.optimal_product if W is None else W
     if W is None:
         raise InputError(f"recovery_error needs a known minimiser W* (problem.optimal_product); "
                          f"problem {problem.name or type(problem.objective).__name__!r} has none")

@@ -241,6 +241,25 @@ def critical_argv(draw) -> list[str]:
     return _assemble(draw, "critical", opts)
 
 
+@st.composite
+def continuation_argv(draw) -> list[str]:
+    depth = draw(st.sampled_from([1, 2, 3]))
+    opts: list[Option] = [("--depth", str(depth), BAD_INT)]
+    if draw(st.booleans()):
+        opts.append(("--target", draw(st.sampled_from(["1", "-0.5", "2"])),
+                     st.one_of(BAD_FLOAT, st.just("0"))))
+    opts.append(("--eta-range", draw(st.sampled_from(["0.1,0.6", "0.3,1.2", "0.05,0.2"])),
+                 st.one_of(BAD_LIST, st.sampled_from(["0.5,0.1", "0,1", "-1,1", "1", "1,2,3",
+                                                      "0.2,0.2"]))))
+    if draw(st.booleans()):
+        opts.append(("--period", draw(st.sampled_from(["1", "2"])),
+                     st.one_of(BAD_INT, st.sampled_from(["3", "6"]))))
+    if draw(st.booleans()):
+        opts.append(("--init", draw(_numbers(depth, 0.5, 1.5)),
+                     st.one_of(BAD_LIST, _numbers(depth + 1))))
+    return _assemble(draw, "continuation", opts)
+
+
 def _figure_names() -> set[str]:
     from dlnflow import pipeline
 
@@ -302,6 +321,12 @@ def test_critical_contract(argv):
     check_contract(argv)
 
 
+@settings(SETTINGS, max_examples=30)
+@given(continuation_argv())
+def test_continuation_contract(argv):
+    check_contract(argv)
+
+
 def test_figures_contract(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("figures_out"))
 
@@ -317,7 +342,8 @@ def test_figures_contract(tmp_path_factory):
 
 @SETTINGS
 @given(st.lists(st.one_of(JUNK, st.sampled_from(["gd", "flow", "rates", "critical", "figures",
-                                                 "--json", "--depth", "-h", "--x"])),
+                                                 "continuation", "sweep", "--json",
+                                                 "--depth", "-h", "--x"])),
                 max_size=4))
 def test_top_level_contract(argv):
     """Random tokens after ``dlnflow``: help, a one-line refusal, or (rarely) a cheap run."""

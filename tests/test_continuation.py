@@ -228,6 +228,16 @@ def test_matrix_problem_doubling_at_dense_hessian_eigenvalue():
                        atol=1e-10)
 
 
+@pytest.mark.parametrize("L, y", [(2, -1.0), (4, -0.7)])
+def test_negative_target_at_even_depth_doubles_at_the_closed_form(L, y):
+    """On the signed balanced line the minimum's lambda_max is L |y|^(2-2/L), as for y > 0."""
+    threshold = 2 / (L * abs(y) ** (2 - 2 / L))
+    d = ct.gd_continuation(dl.Problem.scalar_chain(L, y), (0.05, 1.5 * threshold), max_period=1)
+    first = next(p for p in d.points if p.kind == "period_doubling")
+    assert first.eta == pytest.approx(threshold, rel=1e-8)
+    assert np.prod(d.start) == pytest.approx(y, rel=1e-12)
+
+
 def test_balanced_line_is_invariant_and_refuses_bad_problems():
     fam = ct.balanced_line(dl.Problem.scalar_chain(4, 1.3))
     assert fam.defect(np.array([0.9]), 0.4) < 1e-15
@@ -235,8 +245,11 @@ def test_balanced_line_is_invariant_and_refuses_bad_problems():
     off = ct.Subspace(fam.parent, [0.0, 1.0, 1.0, 1.0], np.array([[1.0], [0.0], [0.0], [0.0]]))
     assert off.defect(np.array([0.9]), 0.4) == pytest.approx(0.4 * 0.9 * 0.4 * np.sqrt(3),
                                                               rel=1e-12)
-    with pytest.raises(dl.InputError):
-        ct.balanced_minimum(dl.Problem.scalar_chain(2, -1.0))
+    # y < 0 at even depth: the signed line w = (a, ..., a, -a) is invariant and holds the minimum
+    neg = dl.Problem.scalar_chain(4, -1.3)
+    assert ct.balanced_line(neg).defect(np.array([0.9]), 0.4) < 1e-15
+    w = ct.balanced_minimum(neg)
+    assert np.allclose(w, 1.3 ** 0.25 * np.array([1, 1, 1, -1]), rtol=1e-15)
     with pytest.raises(dl.InputError):
         ct.balanced_minimum(dl.Problem.scalar_chain(3, 0.0))
     with pytest.raises(dl.InputError):

@@ -60,12 +60,13 @@ def test_non_balanced_start_and_branches(capsys):
     ["--eta-range", "0.5"], ["--eta-range", "1,0.5"], ["--eta-range", "-1,2"],
     ["--eta-range", "a,1"], ["--eta-range", "0.1,1", "--init", "1,2,3"],
     ["--eta-range", "0.1,1", "--period", "3"], ["--eta-range", "0.1,1", "--target", "0"],
-    ["--eta-range", "0.1,1", "--target", "-1"], ["--eta-range", "0.1,1", "--init", "1,nan"],
+    ["--eta-range", "0.1,1", "--target", "nan"], ["--eta-range", "0.1,1", "--init", "1,nan"],
     ["--eta-range", "1.2,2", "--init", "0.5,0.7"], ["--eta-range", "0.5,1", "--init", "5,5"]])
 def test_bad_input(capsys, argv):
     rc, out, err = _run(capsys, ["continuation", "--depth", "2", *argv])
     assert rc == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "error" in err
+    assert "--" in err.split("error:", 1)[1]      # names the flag
 
 
 def test_linear_chain_degenerate_doubling(capsys):

@@ -172,6 +172,21 @@ def test_recovery_error_regression_closed_form():
                                atol=1e-12)
 
 
+def test_recovery_error_of_completion_is_relative_to_the_measured_matrix():
+    """Completion: W* is the matrix the entries were observed of, not the least-norm fit of the
+    observations (W* on Omega, 0 elsewhere), which would call the fit itself perfect."""
+    target = np.outer([1.0, 2.0, -1.0], [0.5, 1.0, 2.0])          # rank one
+    mask = np.ones((3, 3))
+    mask[0, 2] = mask[2, 0] = 0.0
+    prob = dl.Problem.completion(target, mask, depth=2, width=3)
+    fit = target * mask                                          # the least-norm fit
+    W1, W2 = np.eye(3), fit                                      # W2 W1 = fit
+    err = observables.evaluate("recovery_error", prob, (W1[None], W2[None]))
+    expected = np.linalg.norm(fit - target) / np.linalg.norm(target)
+    np.testing.assert_allclose(err, [expected], rtol=1e-14)
+    assert expected > 0.3                                         # the old W* gave 0
+
+
 def test_bad_track_arguments():
     gd = dl.GradientDescent(dl.Problem.scalar_chain(2, 1.0), 0.1)
     with pytest.raises(dl.InputError, match="unknown observable 'curvature'; choose from"):

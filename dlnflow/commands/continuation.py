@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     period = check_positive_int("--period", args.period)
     if period & (period - 1):
         raise InputError(f"--period must be a power of 2 (1, 2, 4, ...), got {period}")
+    if y == 0 and depth > 1 and args.init is None:
+        raise InputError("--target 0: the balanced minimum is the origin, a degenerate critical "
+                         "point (all multipliers 1); give another --target or an --init")
     problem = Problem.scalar_chain(depth, y)
     start = None
     if args.init is not None:
@@ -52,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
         if len(start) != depth:
             raise InputError(f"--init must have {depth} weights (one per layer), got "
                              f"{len(start)}: {args.init}")
-    diagram = gd_continuation(problem, (lo, hi), start=start, max_period=period)
+    try:
+        diagram = gd_continuation(problem, (lo, hi), start=start, max_period=period)
+    except InputError as exc:
+        if start is None:
+            raise
+        raise InputError(f"--init {args.init}: {exc}") from None
     out = {"depth": depth, "target": y, "eta_range": [lo, hi], "max_period": period,
            **diagram.to_dict(branches=args.branches)}
     lines = [f"scalar chain L={depth}, y={y:g}: fixed point w = "

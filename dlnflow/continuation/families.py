@@ -158,14 +158,27 @@ class Subspace(MapFamily):
         return float(np.linalg.norm(g - self.basis @ (self.basis.T @ g)))
 
 
+def balanced_signs(problem: Problem) -> np.ndarray:
+    """Sign pattern s of the balanced line through the chain's minimum: all +1, except the last
+    layer's -1 when the target y < 0 and L is even (no real y^(1/L))."""
+    L = problem.depth
+    s = np.ones(L)
+    W = problem.optimal_product
+    if W is not None and L % 2 == 0 and float(np.asarray(W).ravel()[0]) < 0:
+        s[-1] = -1.0
+    return s
+
+
 def balanced_line(problem: Problem) -> Subspace:
-    """The balanced line w_1 = ... = w_L of a scalar chain (invariant under GD: every layer's
-    gradient is w^(L-1) f'(w^L) there), coordinate z = sqrt(L) w."""
+    """The balanced line w = s a (a real, s = ``balanced_signs``: |w_1| = ... = |w_L|) of a
+    scalar chain, invariant under GD: layer i's gradient is s_i a^(L-1) (prod s) f'(prod w)
+    there, since 1/s_i = s_i; coordinate z = sqrt(L) a."""
     check_problem("problem", problem)
     if not problem.is_scalar_chain:
         raise InputError("the balanced line needs a scalar chain problem")
     L = problem.depth
-    return Subspace(GDFamily(problem), np.zeros(L), np.ones((L, 1)) / np.sqrt(L))
+    s = balanced_signs(problem)
+    return Subspace(GDFamily(problem), np.zeros(L), s[:, None] / np.sqrt(L))
 
 
 # ---------------------------------------------------------------- orbits and their multipliers

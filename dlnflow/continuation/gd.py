@@ -22,24 +22,23 @@ from ..problem import Problem
 from ..simulate import Stop, simulate
 from .branch import ContinuationOptions
 from .cascade import Diagram, continue_cascade
-from .families import GDFamily, MapFamily, balanced_line, evaluate
+from .families import GDFamily, MapFamily, balanced_line, balanced_signs, evaluate
 
 
 def balanced_minimum(problem: Problem) -> np.ndarray:
-    """Weights w_i = y^(1/L) (real root) of the balanced minimum of a scalar chain with a
-    target y; InputError where there is none (y < 0 with L even) or it is degenerate (y = 0,
-    L >= 2: every multiplier is 1)."""
+    """Weights w = s |y|^(1/L) of the balanced minimum of a scalar chain with a target y (s all
+    sign(y) at odd L; at even L all +1 but the last, which is sign(y): ``balanced_signs``);
+    InputError where it is degenerate (y = 0, L >= 2: every multiplier is 1)."""
     check_problem("problem", problem)
     W = problem.optimal_product if problem.is_scalar_chain else None
     if W is None:
         raise InputError("a balanced minimum needs a scalar chain with a known target")
     y, L = float(np.asarray(W).ravel()[0]), problem.depth
-    if y < 0 and L % 2 == 0:
-        raise InputError(f"target {y:g} < 0 has no balanced minimum at even depth {L}")
     if y == 0 and L > 1:
         raise InputError("target 0: the balanced minimum is the origin, a degenerate critical "
                          "point (all multipliers 1), which cannot be continued")
-    return np.full(L, np.sign(y) * abs(y) ** (1.0 / L))
+    a = abs(y) ** (1.0 / L) * (np.sign(y) if L % 2 else 1.0)
+    return balanced_signs(problem) * a
 
 
 def settle(problem: Problem, params: Any, eta: float, max_steps: int = 200_000) -> np.ndarray:
@@ -76,8 +75,9 @@ def gd_continuation(problem: Problem, eta_range: tuple[float, float], start: Any
             raise InputError("start: give one start, not a batch")
         x = settle(problem, params, lo)
         w = np.asarray(problem.flatten(params), float)
-        if problem.is_scalar_chain and np.ptp(w) == 0.0:
-            family, x0 = balanced_line(problem), np.array([np.sqrt(problem.depth) * np.mean(x)])
+        if problem.is_scalar_chain and np.ptp(w * balanced_signs(problem)) == 0.0:
+            family, x0 = balanced_line(problem), np.array(
+                [np.sqrt(problem.depth) * np.mean(x * balanced_signs(problem))])
         else:
             family, x0 = GDFamily(problem), x
     diagram = continue_cascade(family, x0, eta_range, period=1, max_period=max_period,

@@ -58,6 +58,12 @@ class AbstractLoss(eqx.Module):
         """W*: the least-norm minimiser of f over all (d_out, d_in) matrices; None if unknown."""
         return None
 
+    @property
+    def ground_truth(self) -> np.ndarray | None:
+        """The matrix the data were made from, where the loss knows one (a target loss's target,
+        the measured matrix of completion or sensing); None else. ``recovery_error``'s W*."""
+        return None
+
     def optimal_loss(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> float | None:
         """F* = inf f over W = p_out M p_in with rank M <= ``rank`` (p_out, p_in orthogonal
         projectors); None where no closed form is known."""

@@ -46,6 +46,10 @@ class LpTarget(AbstractLoss):
     def minimiser(self) -> np.ndarray:
         return np.asarray(self.target)
 
+    @property
+    def ground_truth(self) -> np.ndarray:
+        return np.asarray(self.target)
+
     def optimal_loss(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> float | None:
         phi = np.asarray(self.target)
         reachable = np.allclose(p_out @ phi @ p_in, phi, rtol=0, atol=1e-12 * max(

@@ -33,6 +33,10 @@ class SquareTarget(QuadraticLoss):
     def minimiser(self) -> np.ndarray:
         return np.asarray(self.target)
 
+    @property
+    def ground_truth(self) -> np.ndarray:
+        return np.asarray(self.target)
+
     def optimal_loss(self, p_out: np.ndarray, p_in: np.ndarray, rank: int) -> float:
         phi = np.asarray(self.target)
         return least_squares_optimum(np.eye(phi.shape[1]), phi, 1.0, p_out, p_in, rank)
