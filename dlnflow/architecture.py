@@ -63,6 +63,7 @@ class AbstractArchitecture(eqx.Module):
 
     @property
     def num_params(self) -> int:
+        """Number of weights, sum over layers of d_l d_(l-1)."""
         return sum(a * b for a, b in self.layer_shapes)
 
     @property
@@ -94,6 +95,7 @@ class AbstractArchitecture(eqx.Module):
         (closure of the reachable set)."""
 
     def describe(self) -> dict[str, Any]:
+        """JSON-ready summary (kind, widths and the kind's own settings) for provenance."""
         return {"architecture": type(self).__name__, "widths": list(self.widths)}
 
 

@@ -26,6 +26,7 @@ def check_positive_int(name: str, value: Any, minimum: int = 1,
 
 
 def np_integer() -> type:
+    """``numpy.integer``, imported on use (integer checks accept numpy integers)."""
     import numpy as np
 
     return np.integer

@@ -23,6 +23,7 @@ LOCK_NAME = ".lock"
 
 
 def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of ``data`` (the hashes of the manifest and the cache)."""
     return hashlib.sha256(data).hexdigest()
 
 

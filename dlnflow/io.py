@@ -34,6 +34,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 atomically (see :func:`atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -61,4 +62,5 @@ def dumps(obj: Any, indent: int | None = None) -> str:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as sorted JSON (NaN -> null, see :func:`dumps`) atomically."""
     return atomic_write_text(path, dumps(obj, indent=1) + "\n")

@@ -82,6 +82,7 @@ class Trajectory:
 
     @property
     def batch_size(self) -> int:
+        """Number of runs B (the leading axis of every record)."""
         return int(self.t.shape[0])
 
     @property

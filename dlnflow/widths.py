@@ -19,6 +19,9 @@ def check_depth(depth: Any) -> int:
 
 def resolve_widths(d_in: int, d_out: int, widths: Sequence[int] | None, depth: int | None,
                     width: int | None, check_ends: bool = True) -> tuple[int, ...]:
+    """Widths (d_0, ..., d_L): ``widths`` as given (its ends checked against d_in, d_out when
+    ``check_ends``), or d_in, ``depth - 1`` hidden layers of ``width`` (default
+    max(d_in, d_out)), d_out."""
     if widths is not None:
         try:
             ws = tuple(check_positive_int("width", w) for w in widths)

@@ -123,6 +123,7 @@ class FindResult:
 
     @property
     def found_labels(self) -> set[str]:
+        """Labels of the critical sets found at least once."""
         return {k for k, v in self.counts.items() if v > 0}
 
 
