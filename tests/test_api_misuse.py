@@ -105,3 +105,13 @@ def test_integer_and_key_seeds_still_work(chain):
                                                                                  strict=True))
     dl.init.lecun_normal(chain, jax.random.key(7))
     dl.init.lecun_normal(chain, 2**63 - 1)
+
+
+def test_diffrax_refuses_steps_and_times_together(chain):
+    """diffrax records the steps or given times, never both: refused, not a dropped SaveAt.ts;
+    rodas4 records both (the requested time among the step records)."""
+    save = dl.SaveAt(ts=[0.5], steps=True)
+    with pytest.raises(dl.InputError, match="records the solver steps or given times"):
+        dl.simulate(dl.GradientFlow(chain), [0.5, 0.5, 0.5], t1=1.0, solver="tsit5", save=save)
+    tr = dl.simulate(dl.GradientFlow(chain), [0.5, 0.5, 0.5], t1=1.0, solver="rodas4", save=save)
+    assert np.any(np.isclose(tr.t[0], 0.5, rtol=0, atol=1e-15))

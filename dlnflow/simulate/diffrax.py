@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ..errors import InputError
 from ..rosenbrock import MIN_STEP
 from ..status import stats
 from ..systems import AbstractFlow
@@ -98,6 +99,9 @@ def _land(system, params, t_event, target, name, rtol, atol, dt0, max_steps):
 def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, save: SaveAt,
           fstar: float, max_steps: int) -> Trajectory:
     """Run the batch ``params`` with a diffrax solver."""
+    if save.steps and len(save.times(t1)):
+        raise InputError(f"SaveAt.steps with SaveAt.ts: diffrax ({solver.name}) records the "
+                         "solver steps or given times, not both; use rodas4 or a scipy solver")
     problem = system.state_problem
     has_threshold = stop.loss is not None
     target = jnp.asarray(fstar + stop.threshold if has_threshold else 0.0)
