@@ -4,7 +4,8 @@ Problem -> system -> simulate -> Trajectory -> analyses -> figures. Public API:
 
 * problems: Problem (an architecture, ``Plain`` or ``Residual``, and a loss from ``losses``),
   init (the literature's starts)
-* systems: GradientFlow, ModifiedFlow, EndToEndFlow (flows); GradientDescent, AlignedGD (maps)
+* systems: GradientFlow, ModifiedFlow, EndToEndFlow, CentralFlow (flows); GradientDescent,
+  AlignedGD (maps)
 * running: simulate with its options Solver, Stop, SaveAt, Track; Trajectory; Status
 * analysis: invariants, critical, rates, bounds
 * pictures: plot
@@ -28,7 +29,7 @@ _NAMES = {
     "InputError": "errors", "Problem": "problem", "SaveAt": "simulate", "Solver": "simulate",
     "Stop": "simulate", "Track": "simulate", "simulate": "simulate", "Status": "status",
     "EndToEndFlow": "systems", "GradientDescent": "systems", "GradientFlow": "systems",
-    "ModifiedFlow": "systems", "Trajectory": "trajectory",
+    "ModifiedFlow": "systems", "CentralFlow": "systems", "Trajectory": "trajectory",
 }
 """Public name -> the module that defines it. Names and submodules are imported on first use
 (PEP 562), so ``import dlnflow`` costs little more than JAX itself; scipy's optimisers,
@@ -67,6 +68,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlignedGD",
+    "CentralFlow",
     "EndToEndFlow",
     "GradientDescent",
     "GradientFlow",
