@@ -25,6 +25,8 @@ import dataclasses
 import numpy as np
 from networkx.readwrite import json_graph
 
+from ._plateaus import detect_plateaus, plateau_levels
+
 NAME = "saddle_to_saddle"
 TITLE = "Saddle-to-saddle: plateau losses, plateau length vs log(1/scale), itinerary of saddles"
 CONFIG = {"s": [3.0, 2.0, 1.0], "alphas": [1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10], "seed": 0,
@@ -39,34 +41,6 @@ def predicted_slopes(s: np.ndarray) -> np.ndarray:
     """d(plateau length k)/d ln(1/alpha): 1/s_1 (k = 0), 1/s_(k+1) - 1/s_k (k >= 1)."""
     inv = 1.0 / np.asarray(s, float)
     return np.concatenate([[inv[0]], np.diff(inv)])
-
-
-def plateau_levels(s: np.ndarray) -> np.ndarray:
-    """F_k = 0.5 sum_{i>k} s_i^2, k = 0 .. n-1 (loss at the saddle S = {1..k})."""
-    sq = np.asarray(s, float) ** 2
-    return 0.5 * np.array([sq[k:].sum() for k in range(len(sq))])
-
-
-def detect_plateaus(t: np.ndarray, loss: np.ndarray, rate: np.ndarray, rate_tol: float,
-                    min_samples: int) -> list[dict]:
-    """Maximal runs with rate = ||grad F||^2 / F < rate_tol, >= min_samples saved states long:
-    start, end, length, and the loss at the least rate inside the run."""
-    slow = np.asarray(rate) < rate_tol
-    out = []
-    i, n = 0, len(t)
-    while i < n:
-        if not slow[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and slow[j + 1]:
-            j += 1
-        if j - i + 1 >= min_samples:
-            m = i + int(np.argmin(rate[i:j + 1]))
-            out.append({"start": float(t[i]), "end": float(t[j]), "length": float(t[j] - t[i]),
-                        "loss": float(loss[m]), "t_center": float(t[m])})
-        i = j + 1
-    return out
 
 
 def compute(config: dict) -> dict:

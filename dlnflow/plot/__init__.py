@@ -2,14 +2,16 @@
 from the library (``dlnflow.basins``, ``dlnflow.orbits``, ``dlnflow.critical``, trajectories).
 
 portrait (phase_portrait, reduced_portrait), basins (plot_basins), orbits (plot_orbit_diagram),
-graph (draw_connection_graph), trajectories (loss_curves), style (paper rc, sizes, palette).
+graph (draw_connection_graph), trajectories (loss_curves), spectra
+(singular_value_trajectories), style (paper rc, sizes, palette).
 """
 
-from . import basins, graph, orbits, portrait, style, trajectories
+from . import basins, graph, orbits, portrait, spectra, style, trajectories
 from .basins import plot_basins
 from .graph import draw_connection_graph
 from .orbits import plot_orbit_diagram
 from .portrait import phase_portrait, reduced_portrait
+from .spectra import singular_value_trajectories
 from .trajectories import loss_curves
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "plot_orbit_diagram",
     "portrait",
     "reduced_portrait",
+    "singular_value_trajectories",
+    "spectra",
     "style",
     "trajectories",
 ]
