@@ -58,3 +58,13 @@ def render(data: dict, config: dict):
     ax.set_ylabel("loss")
     ax.legend(fontsize="x-small", ncol=2)
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Paper (seed 001, Fig. 1): AGD's loss at or below shallow GD's at the same step, every
+    iteration; ours per step size, with the iterations to the threshold (None: not reached)."""
+    return [{"quantity": f"AGD <= shallow GD at every iteration, eta = {r['eta']:.4g}",
+             "paper": "yes", "ours": f"{r['agd_below_gd_everywhere']} (iterations AGD "
+             f"{r['iterations_agd']}, GD {r['iterations_gd']})",
+             "agreement": "agrees" if r["agd_below_gd_everywhere"] else "differs"}
+            for r in data["runs"]]

@@ -77,3 +77,21 @@ def render(data: dict, config: dict):
     ax.set_ylabel("loss")
     ax.legend(fontsize="small")
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Paper (seed 001, Fig. 1 left): GD from (1, -1) plateaus at the saddle's loss, a small
+    start is sigmoidal, AGD escapes at once. Our loss is halved: plateau 0.5 y^2 (the paper's
+    1.0)."""
+    its = data["iterations_to_1e-6"]
+    plateau = float(data["loss_plateau_gd"][-1])
+    pred = float(data["predicted_plateau"])
+    return [
+        {"quantity": "GD loss from (1, -1) at the last iteration", "paper": pred,
+         "ours": plateau, "agreement": f"rel. diff {abs(plateau - pred) / pred:.1e}"},
+        {"quantity": "iterations to 1e-6: AGD / sigmoidal GD / plateau GD",
+         "paper": "AGD fast, GD slow or never",
+         "ours": f"{its['agd']} / {its['sigmoid_gd']} / {its['plateau_gd']}",
+         "agreement": "agrees" if its["agd"] is not None and its["plateau_gd"] is None and (
+             its["sigmoid_gd"] is None or its["sigmoid_gd"] > its["agd"]) else "differs"},
+    ]

@@ -111,3 +111,13 @@ def render(data: dict, config: dict):
             ax.set_ylabel("loss")
         row[0].legend(fontsize="x-small")
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Paper (seed 001): on real data AGD's training loss ends below shallow GD's; ours per data
+    set and depth, at GD's tuned step."""
+    depths = data["settings"]["depths"]
+    return [{"quantity": f"{name}: AGD train loss below GD's, L = {', '.join(map(str, depths))}",
+             "paper": "below", "ours": ", ".join(str(bool(b)) for b in below),
+             "agreement": "agrees" if all(below) else "differs"}
+            for name, below in data["agd_train_below_gd"].items()]

@@ -43,3 +43,18 @@ def render(data: dict, config: dict):
                              f"$\\eta^* = 1/|y| = {float(data['threshold']):g}$")
         axes[1, j].set_title("iterations to settle")
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Against the stability threshold eta* = 1/|y| (2 / lambda_max of the balanced minimum):
+    below it most starts reach a minimum, above it none does (period-2 orbits or divergence)."""
+    rows = []
+    for r in data["results"]:
+        out = np.asarray(r["outcome"])
+        frac = float(np.mean(out <= 1))          # outcomes 0, 1: a minimum (w1 > 0, w1 < 0)
+        below = float(r["eta"]) < float(data["threshold"])
+        ok = frac > 0.5 if below else frac == 0.0
+        rows.append({"quantity": f"eta = {r['eta']}: fraction of starts reaching a minimum",
+                     "paper": "most (eta < 1/|y|)" if below else "none (eta > 1/|y|)",
+                     "ours": frac, "agreement": "agrees" if ok else "differs"})
+    return rows

@@ -67,3 +67,13 @@ def render(data: dict, config: dict):
     ax1.set_title("solid: flow, dashed: modified flow")
     ax1.legend(fontsize=6)
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Log-log slopes of max ||w_GD(k) - w(k eta)|| in eta: 1 against the gradient flow
+    (Elkabetz and Cohen), 2 against the modified flow (Barrett and Dherin)."""
+    return [{"quantity": f"slope against the {name} flow", "paper": paper,
+             "ours": float(data[key]),
+             "agreement": "agrees" if abs(float(data[key]) - paper) < 0.1 else "differs"}
+            for name, key, paper in (("gradient", "slope_plain", 1.0),
+                                     ("modified", "slope_modified", 2.0))]

@@ -75,3 +75,21 @@ def render(data: dict, config: dict):
     portrait.phase_portrait(ax, field, portrait_data.overlay_runs(overlays(data)))
     ax.set_title(f"$F = (w_2 w_1 - {data['target']:g})^2 / 2$: flow and GD")
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """The AGD paper's plateau start (1, -1) lies on the saddle's stable line w1 = -w2: the flow
+    stays on it and its loss tends to the saddle's 0.5 y^2; every flow keeps w1^2 - w2^2."""
+    y = float(data["target"])
+    w = [np.asarray(x, float) for x in data["flow_w"]]
+    drift = max(float(np.max(np.abs((v[:, 0]**2 - v[:, 1]**2) - (v[0, 0]**2 - v[0, 1]**2))))
+                for v in w)
+    off_line = float(np.max(np.abs(w[0][:, 0] + w[0][:, 1])))
+    last = float(data["flow_loss"][0][-1])
+    return [{"quantity": "plateau start: flow loss at the end", "paper": 0.5 * y**2,
+             "ours": last, "agreement": "approaches" if abs(last - 0.5 * y**2) <
+             abs(float(data["flow_loss"][0][0]) - 0.5 * y**2) else "differs"},
+            {"quantity": "plateau start: max |w1 + w2| along the flow", "paper": 0.0,
+             "ours": off_line, "agreement": "agrees" if off_line < 1e-8 else "differs"},
+            {"quantity": "max drift of w1^2 - w2^2 (all flows)", "paper": 0.0, "ours": drift,
+             "agreement": f"solver rtol {data['rtol']}"}]
