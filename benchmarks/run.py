@@ -106,10 +106,11 @@ def _flow_case(q: bool, n: int, width: int) -> None:
         solvers = [DEFAULT_SOLVER, "rodas4", "kvaerno5", "tsit5"]
         label = f"flow_matrix_L{depth}_w{width}_B{starts}_t{t1:g}"
     solvers = list(dict.fromkeys(solvers[:3] if q else solvers))
+    if SOLVERS:
+        solvers = SOLVERS
     oracle = "1-D reduction, DOP853 1e-12" if width == 1 else "DOP853 loop at rtol 1e-12"
     print(f"  {label}: {starts} starts, rtol {rtol:g}, atol {atol:g}, error = max |state - "
           f"reference| at t1 (reference: {oracle})")
-    runs = {}
     for s in solvers:
         for cache in ((False, True) if s == DEFAULT_SOLVER else (True,)):
             cdir = tempfile.mkdtemp(prefix="dlnflow-bench-cache-") if cache else None
@@ -118,21 +119,22 @@ def _flow_case(q: bool, n: int, width: int) -> None:
                        rtol=rtol, atol=atol, width=width)          # fill the cache
             res = worker("flow", n, cache, cdir, depth=depth, starts=starts, t1=t1, solver=s,
                          rtol=rtol, atol=atol, width=width)
+            secs = res["seconds"]
             err = float(np.max(np.abs(np.asarray(res["final"]) - ref)))
-            runs[(s, cache)] = (res["seconds"], err)
             print(f"  dlnflow {s:9s} {'warm' if cache else 'cold'} (compile incl.): "
-                  f"{stat(res['seconds'])}  error {err:.1e}  {res['status']}")
-    for (s, cache), (secs, err) in runs.items():
-        r, ts = rtol, None
-        while r >= 1e-13:                     # tighten LSODA until it is as accurate
-            ts, out = timed(lambda r=r: lsoda_loop(field, w0, t1, r, atol * r / rtol, fargs), 1)
-            if np.max(np.abs(out - ref)) <= err:
-                break
-            r /= 10
-        ts += timed(lambda r=r: lsoda_loop(field, w0, t1, r, atol * r / rtol, fargs), n - 1)[0]
-        ratio(f"{label}_{s}_{'warm' if cache else 'cold'}_vs_lsoda_loop",
-              np.median(ts) / np.median(secs), ">= 5 warm, > 1 cold",
-              f"LSODA at rtol {r:g}: {stat(ts)}")
+                  f"{stat(secs)}  error {err:.1e}  {res['status']}")
+            r, ts = rtol, None
+            while r >= 1e-13:                     # tighten LSODA until it is as accurate
+                ts, out = timed(lambda r=r: lsoda_loop(field, w0, t1, r, atol * r / rtol,
+                                                       fargs), 1)
+                if np.max(np.abs(out - ref)) <= err:
+                    break
+                r /= 10
+            ts += timed(lambda r=r: lsoda_loop(field, w0, t1, r, atol * r / rtol, fargs),
+                        n - 1)[0]
+            ratio(f"{label}_{s}_{'warm' if cache else 'cold'}_vs_lsoda_loop",
+                  np.median(ts) / np.median(secs), ">= 5 warm, > 1 cold",
+                  f"LSODA at rtol {r:g}: {stat(ts)}")
 
 
 def jax_flat(prob, params):
@@ -153,6 +155,9 @@ CASES = {"latency": case_latency, "flow_chain": case_flow_chain,
          "gd_depth": case_gd_depth, "gd_matrix": case_gd_matrix, "deep": case_deep,
          "sharpness": case_sharpness, "memory": case_memory, "pipeline": case_pipeline}
 QUICK = ("latency", "flow_chain", "gd_chain", "deep")
+SOLVERS: list[str] = []
+"""Flow solvers to time (--solvers); empty: the default one, rodas4, reduction (chains),
+kvaerno5, tsit5."""
 
 
 def describe_machine() -> None:
@@ -174,7 +179,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, a few cases")
     ap.add_argument("--only", default=None, help=f"comma-separated cases among {', '.join(CASES)}")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (>= 3)")
+    ap.add_argument("--solvers", default="", help="flow solvers to time, comma-separated")
     args = ap.parse_args()
+    SOLVERS.extend(s for s in args.solvers.split(",") if s)
     if args.repeats < 3:
         ap.error("--repeats must be >= 3 (medians of at least 3 runs)")
     names = args.only.split(",") if args.only else (QUICK if args.quick else list(CASES))
