@@ -56,6 +56,8 @@ def _listing(module: str) -> tuple[str, str] | None:
     """(NAME, HELP) of a command module read from its source without importing it; None when
     either is not a plain string constant there."""
     spec = importlib.util.find_spec(f"{commands.__name__}.{module}")
+    if spec is None or spec.origin is None:
+        return None
     try:
         with open(spec.origin, encoding="utf-8") as fh:
             tree = ast.parse(fh.read())

@@ -53,7 +53,7 @@ def quantiles(values: Any, qs: Sequence[float] = (0.25, 0.5, 0.75)) -> np.ndarra
     return np.quantile(v, qs, method="inverted_cdf")
 
 
-def _ols(x: np.ndarray, y: np.ndarray, level: float) -> dict[str, float]:
+def _ols(x: np.ndarray, y: np.ndarray, level: float) -> dict[str, Any]:
     res = scipy.stats.linregress(x, y)
     dof = len(x) - 2
     if dof > 0 and np.isfinite(res.stderr):

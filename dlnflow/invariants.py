@@ -58,10 +58,10 @@ def drift(trajectory: Trajectory) -> np.ndarray:
     D0 = imbalance(tuple(W[:, 0] for W in trajectory.params), prob)
     Dt = imbalance(trajectory.params, prob)                      # (B, N, d, d)
     diff = max_abs_difference(Dt, tuple(d[:, None] for d in D0))   # (B, N)
-    diff = np.where(trajectory.valid, np.asarray(diff), 0.0)
+    moved = np.where(trajectory.valid, np.asarray(diff), 0.0)
     Df = imbalance(trajectory.params_final, prob)
     final = np.asarray(max_abs_difference(Df, D0))
-    return np.maximum(diff.max(axis=1, initial=0.0), final)
+    return np.maximum(moved.max(axis=1, initial=0.0), final)
 
 
 def relative_drift(trajectory: Trajectory) -> np.ndarray:

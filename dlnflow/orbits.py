@@ -12,12 +12,12 @@ period doubling).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InputError, check_positive, check_positive_int
 from .problem import Problem
@@ -30,7 +30,7 @@ class SweptGD(GradientDescent):
     eta: one compiled map loop serves every eta (a static eta compiles it once per value). Inside
     a trace (continuation in eta, ``dlnflow.continuation``) eta may itself be a tracer."""
 
-    eta: jax.Array
+    eta: jax.Array  # type: ignore[assignment]  # traced array here, static float in GD
 
     def __init__(self, problem: Problem, eta: float | jax.Array):
         self.problem = problem
@@ -39,7 +39,7 @@ class SweptGD(GradientDescent):
         self.eta = jnp.asarray(eta, dtype=jnp.float64)
 
 
-def orbit_diagram(problem: Problem, etas: Sequence[float], w0: Sequence[float],
+def orbit_diagram(problem: Problem, etas: ArrayLike, w0: ArrayLike,
                   transient: int = 2000, keep: int = 64,
                   diverge_factor: float = 1e12) -> dict[str, Any]:
     """Products and losses visited by GD after ``transient`` steps, for every eta in ``etas``.
@@ -50,18 +50,19 @@ def orbit_diagram(problem: Problem, etas: Sequence[float], w0: Sequence[float],
     """
     if not problem.is_scalar_chain:
         raise InputError("orbit_diagram needs a scalar chain problem")
-    etas = np.asarray(etas, dtype=float)
-    if etas.ndim != 1 or etas.size == 0 or np.any(~np.isfinite(etas)) or np.any(etas <= 0):
+    eta_grid = np.asarray(etas, dtype=float)
+    if eta_grid.ndim != 1 or eta_grid.size == 0 or np.any(~np.isfinite(eta_grid)) or np.any(
+            eta_grid <= 0):
         raise InputError("etas must be a non-empty list of positive step sizes")
-    w0 = np.asarray(w0, dtype=float)
-    if w0.shape != (problem.depth,):
-        raise InputError(f"w0 must have {problem.depth} weights, got shape {w0.shape}")
+    start = np.asarray(w0, dtype=float)
+    if start.shape != (problem.depth,):
+        raise InputError(f"w0 must have {problem.depth} weights, got shape {start.shape}")
     transient = check_positive_int("transient", transient)
     keep = check_positive_int("keep", keep)
-    params0 = problem.scalar_params(w0)
+    params0 = problem.scalar_params(start)
     stop = Stop(max_steps=transient + keep, diverge_factor=diverge_factor)
     p, loss, final, diverged = [], [], [], []
-    for eta in etas:
+    for eta in eta_grid:
         traj = simulate(SweptGD(problem, float(eta)), params0, stop=stop, save=SaveAt(every=1))
         w = np.asarray(traj.scalar_weights())[0, transient + 1:]
         ok = np.asarray(traj.valid[0, transient + 1:])
@@ -73,8 +74,9 @@ def orbit_diagram(problem: Problem, etas: Sequence[float], w0: Sequence[float],
         loss.append(np.where(keep_k, lk, np.nan))
         final.append(np.asarray(problem.scalar_weights(traj.params_final))[0])
         diverged.append(dead)
-    return {"eta": etas, "p": np.array(p), "loss": np.array(loss), "final_w": np.array(final),
-            "diverged": np.array(diverged), "w0": w0, "transient": transient, "keep": keep}
+    return {"eta": eta_grid, "p": np.array(p), "loss": np.array(loss),
+            "final_w": np.array(final),
+            "diverged": np.array(diverged), "w0": start, "transient": transient, "keep": keep}
 
 
 def orbit_spread(p: np.ndarray) -> np.ndarray:
@@ -83,11 +85,11 @@ def orbit_spread(p: np.ndarray) -> np.ndarray:
     return np.max(p, axis=1) - np.min(p, axis=1)
 
 
-def first_doubling(eta: Sequence[float], p: np.ndarray, tol: float = 1e-3) -> float:
+def first_doubling(eta: ArrayLike, p: np.ndarray, tol: float = 1e-3) -> float:
     """Smallest eta whose recorded orbit is not a single point (spread > tol) or diverged."""
-    eta = np.asarray(eta, dtype=float)
+    eta_grid = np.asarray(eta, dtype=float)
     spread = orbit_spread(p)
     moving = ~np.isfinite(spread) | (spread > tol)
     if not np.any(moving):
         return float("nan")
-    return float(eta[np.argmax(moving)])
+    return float(eta_grid[np.argmax(moving)])

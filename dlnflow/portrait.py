@@ -21,6 +21,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .critical import classify_point
 from .critical.classify import problem_scale
@@ -29,27 +30,27 @@ from .problem import Problem
 
 
 # ------------------------------------------------------------------------------ slices
-def tail_from_start(w0: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def tail_from_start(w0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Offsets D_j = w_j^2 - w_2^2 and signs s_j (j = 3..L) of the invariant surface through w0.
 
     Needs |w_2| <= |w_j| for j >= 3 (so that w2 is free to cross zero on the surface).
     """
-    w0 = np.asarray(w0, dtype=float)
-    if w0.ndim != 1 or w0.size < 2:
-        raise InputError(f"a start must list at least two weights, got shape {w0.shape}")
-    D = w0[2:] ** 2 - w0[1] ** 2
+    w = np.asarray(w0, dtype=float)
+    if w.ndim != 1 or w.size < 2:
+        raise InputError(f"a start must list at least two weights, got shape {w.shape}")
+    D = w[2:] ** 2 - w[1] ** 2
     if np.any(D < -1e-12):
         raise InputError(f"the reduced portrait needs |w_2| <= |w_j| (j >= 3) at the start, "
-                         f"got w = {w0.tolist()}")
+                         f"got w = {w.tolist()}")
     D = np.where(np.abs(D) <= 1e-12, 0.0, D)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(w0[1] != 0, w0[2:] / np.where(w0[1] != 0, w0[1], 1.0), 1.0)
-    signs = np.where(D > 0, np.sign(w0[2:]), np.sign(ratio))
+        ratio = np.where(w[1] != 0, w[2:] / np.where(w[1] != 0, w[1], 1.0), 1.0)
+    signs = np.where(D > 0, np.sign(w[2:]), np.sign(ratio))
     signs = np.where(signs == 0, 1.0, signs)
     return D, signs
 
 
-def lift(w1: Any, w2: Any, offsets: Sequence[float], signs: Sequence[float]) -> np.ndarray:
+def lift(w1: Any, w2: Any, offsets: ArrayLike, signs: ArrayLike) -> np.ndarray:
     """Full weights (..., L) of the point (w1, w2) of the surface S (offsets D_j, signs s_j)."""
     w1, w2 = np.broadcast_arrays(np.asarray(w1, float), np.asarray(w2, float))
     D = np.asarray(offsets, float)
@@ -65,14 +66,15 @@ def field(problem: Problem, W: np.ndarray) -> np.ndarray:
     return -np.asarray(problem.scalar_weights(grads)).reshape(W.shape)
 
 
-def point_class(problem: Problem, w: Sequence[float]) -> str:
+def point_class(problem: Problem, w: ArrayLike) -> str:
     """Kind of the critical point at the scalar weights w, for colouring
     (``dlnflow.critical.classify_point``: global_min, strict_saddle, non_strict_saddle, ...);
     InputError when w is not a critical point."""
-    c = classify_point(problem, problem.scalar_params(np.asarray(w, float)))
+    weights = np.asarray(w, float)
+    c = classify_point(problem, problem.scalar_params(weights))
     s = problem_scale(problem)
     if c.gradient_norm > 1e-8 * s * s / s ** (1.0 / problem.depth):   # find.py's scale
-        raise InputError(f"w = {list(w)} is not a critical point (|grad F| = "
+        raise InputError(f"w = {weights.tolist()} is not a critical point (|grad F| = "
                          f"{c.gradient_norm:.3g})")
     return c.kind
 
@@ -114,7 +116,7 @@ def _check_chain(problem: Problem, depth: int | None) -> None:
 
 
 def _grids(problem: Problem, W: np.ndarray, X: np.ndarray, Y: np.ndarray, extent,
-           invariant_levels: Sequence[float] | None) -> dict:
+           invariant_levels: ArrayLike | None) -> dict:
     V = field(problem, W)
     inv = X**2 - Y**2
     if invariant_levels is None:

@@ -244,7 +244,7 @@ def gd_flow_distance(
     tg = gd.t[0, :n]
     system = ModifiedFlow(problem, eta) if modified else GradientFlow(problem)
     t1 = max(float(tg[-1]), K * eta)
-    fl = simulate(system, params0, t1=t1, save=SaveAt(ts=tg[1:][tg[1:] < t1]),
+    fl = simulate(system, params0, t1=t1, save=SaveAt(ts=tg[1:][tg[1:] < t1].tolist()),
                   solver=Solver(solver, rtol=rtol, atol=atol), stop=Stop(max_steps=1_000_000))
     m = int(fl.valid[0].sum())
     if m < n or not np.allclose(fl.t[0, :n], tg, rtol=1e-12, atol=1e-12):
@@ -266,7 +266,7 @@ def _flow_runs(problem: Problem, params: Any, t1: float, stop_at_loss: float
     first = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
                      stop=Stop(loss=stop_at_loss))
     tf = float(first.t_final[0])
-    grid = SaveAt(ts=np.linspace(0.0, tf, 2001)[1:-1]) if tf > 0 else None
+    grid = SaveAt(ts=np.linspace(0.0, tf, 2001)[1:-1].tolist()) if tf > 0 else None
     return first, simulate(GradientFlow(problem), params, t1=max(tf, 1e-12), solver=solver,
                            save=grid)
 

@@ -96,7 +96,7 @@ def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9)
     y = float(prob.objective.target[0, 0])
     _, rate = local_rate(trajectory)
     w0 = trajectory.scalar_weights()[:, 0]
-    out = []
+    out: list[dict[str, Any]] = []
     for i in range(trajectory.batch_size):
         r = rate[i][np.isfinite(rate[i])]
         rmin = float(r.min()) if r.size else float("nan")

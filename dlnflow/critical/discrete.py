@@ -11,6 +11,7 @@ GD is symmetric under (orthogonal rescalings of the hidden layers, multiplier 1)
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -59,9 +60,10 @@ def gd_fixed_point(cset: CriticalSet, problem: Problem, eta: float) -> dict:
 
 
 @eqx.filter_jit
-def _two_step_solve(system: GradientDescent, X0: jax.Array) -> jax.Array:
+def _two_step_solve(system: GradientDescent, X0: jax.Array
+                    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     G = _flat_map(system)
-    solver = optx.LevenbergMarquardt(rtol=1e-12, atol=1e-14)
+    solver: Any = optx.LevenbergMarquardt(rtol=1e-12, atol=1e-14)
 
     def one(x0):
         sol = optx.least_squares(lambda x, a: G(G(x)) - x, solver, x0, max_steps=300,

@@ -10,6 +10,7 @@ for scalar chains also the zero set or the sign pattern), never by raw parameter
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -26,7 +27,7 @@ from .sets import CriticalSet, orbit_tangent
 @eqx.filter_jit
 def _solve_batch(problem: Problem, X0: jax.Array, rtol: float, atol: float,
                  max_steps: int) -> jax.Array:
-    solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+    solver: Any = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
 
     def one(x0):
         fn = lambda x, args: jax.grad(problem.loss_flat)(x)  # noqa: E731

@@ -99,7 +99,7 @@ def connection_graph(problem: Problem, sets: list[CriticalSet] | None = None,
                     for l in range(L))
     save_at = np.concatenate([[0.0], np.geomspace(t1 * 1e-4, t1, n_save - 1)])
     traj = simulate(GradientFlow(problem), params0, t1=t1,
-                    solver=Solver(solver, rtol=1e-9, atol=1e-12), save=SaveAt(ts=save_at))
+                    solver=Solver(solver, rtol=1e-9, atol=1e-12), save=SaveAt(ts=save_at.tolist()))
     gtol = tol * s * s / a
     for run, src in enumerate(sources):
         dst, t_hit = _settle(problem, traj, run, sets, src, tol, gtol)
@@ -152,7 +152,8 @@ def saddle_itinerary(problem: Problem, trajectory: Trajectory, graph: nx.DiGraph
         else:
             seq.append([label, float(trajectory.t[run, i]), 1])
     visits = [(lab, t) for lab, t, k in seq if lab is not None and k >= min_samples]
-    nodes, times = [], []
+    nodes: list[str] = []
+    times: list[float] = []
     for lab, t in visits:
         if not nodes or nodes[-1] != lab:
             nodes.append(lab)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ def plot_orbit_diagram(ax: Axes, data: dict[str, Any], quantity: str = "p",
     return ax
 
 
-def plot_branches(ax: Axes, branches: list[dict[str, Any]], points: list[dict[str, Any]] = (),
+def plot_branches(ax: Axes, branches: list[dict[str, Any]],
+                  points: Sequence[dict[str, Any]] = (),
                   color: str = "0.1") -> Axes:
     """Continued branches over an orbit diagram: for each branch (``eta`` (N,), ``p`` (N,
     period) values of its orbit points, ``stable`` (N,)) one line per orbit point, solid where
