@@ -50,7 +50,7 @@ CONFIG = {"schemes": ["normal", "xavier", "he", "orthogonal"], "n_seeds": 8, "se
           "eta_min": 0.05, "eta_max": 1.0, "n_eta": 19, "steps": 1000, "threshold": 1e-6,
           "eta_agd": 2 / 1.01, "perturbation": 1e-12}
 QUICK = {"schemes": ["normal", "xavier", "he", "orthogonal"], "n_seeds": 3, "seed": 0,
-         "eta_min": 0.1, "eta_max": 0.8, "n_eta": 7, "steps": 400, "threshold": 1e-3,
+         "eta_min": 0.1, "eta_max": 0.8, "n_eta": 4, "steps": 400, "threshold": 1e-3,
          "eta_agd": 2 / 1.01, "perturbation": 1e-12}
 
 RISE_TOL = 1e-9

@@ -14,9 +14,9 @@ from networkx.readwrite import json_graph
 NAME = "critical_graph"
 TITLE = "Critical sets of a diagonal target: flow connection graph and saddle-to-saddle path"
 CONFIG = {"target_diag": [3.0, 2.0, 1.0], "depth": 2, "width": 3, "small_start": 1e-4,
-          "t1": 30.0, "seed": 0, "n_save": 600}
+          "t1": 30.0, "seed": 0, "n_save": 600, "solver": "tsit5"}
 QUICK = {"target_diag": [3.0, 1.0], "depth": 2, "width": 2, "small_start": 1e-3,
-         "t1": 20.0, "seed": 1, "n_save": 200}
+         "t1": 20.0, "seed": 1, "n_save": 200, "solver": "DOP853"}
 
 
 def compute(config: dict) -> dict:
@@ -28,11 +28,12 @@ def compute(config: dict) -> dict:
     problem = dl.Problem.target_matrix(np.diag(s), depth=int(config["depth"]),
                                        width=int(config["width"]))
     sets = critical_sets(problem)
-    graph = connection_graph(problem, sets)
+    solver = str(config["solver"])       # QUICK: DOP853 (scipy), no diffrax compile
+    graph = connection_graph(problem, sets, solver=solver)
     w0 = dl.init.scaled(dl.init.gaussian(problem, int(config["seed"])),
                         float(config["small_start"]))
     t1 = float(config["t1"])
-    traj = dl.simulate(dl.GradientFlow(problem), w0, t1=t1, solver="tsit5",
+    traj = dl.simulate(dl.GradientFlow(problem), w0, t1=t1, solver=solver,
                        save=dl.SaveAt(ts=np.linspace(0.0, t1, int(config["n_save"]))))
     itin = saddle_itinerary(problem, traj, graph, sets)
     valid = np.asarray(traj.valid[0])

@@ -48,7 +48,7 @@ QUICK = {
     "scipy_solvers": ["RK45", "Radau"],
     "scipy_problems": ["scalar", "matrix"],
     "scipy_rtols": [1e-4, 1e-9],
-    "etas": [0.005, 0.01, 0.02, 0.04],
+    "etas": [0.01, 0.02, 0.04],         # one compiled GD loop per eta and problem
     "gd_horizon": 1.0,
     "seed": 0,
 }
