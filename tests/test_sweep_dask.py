@@ -1,4 +1,5 @@
-"""Sweeps on a Dask LocalCluster (2 worker processes started with spawn: JAX is not forked):
+"""Sweeps on a Dask LocalCluster (2 worker processes started with spawn: JAX is not forked;
+the workers' BLAS thread counts left as in this process, see WORKER_CONFIG):
 bit-identical to the local executor, failing cells reported with their coordinates, the store
 shared between executors, and an analysis's grid spread over the cluster."""
 
@@ -15,6 +16,7 @@ import numpy as np  # noqa: E402
 
 from dlnflow import sweep  # noqa: E402
 from dlnflow.sweep import functions  # noqa: E402
+from dlnflow.sweep.dask_executor import WORKER_CONFIG  # noqa: E402
 
 CFG = {**sweep.get("gd_iterations").defaults, "runs": 3, "max_steps": 400}
 GRID = {"depth": [2, 0, 3], "eta": [0.05, 0.1]}          # depth 0 fails: reported, not fatal
@@ -30,7 +32,8 @@ def fixed_package_hash():
 
 @pytest.fixture(scope="module")
 def client():
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+    # spawn (JAX must not be forked), and the workers' BLAS threads left as in this process
+    with dask.config.set(WORKER_CONFIG):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=50)
     c = distributed.Client(cluster)
@@ -97,14 +100,16 @@ def test_analysis_grid_spread_over_the_cluster(client):
     from dlnflow.analyses import shamir_depth_scaling as mod
     from dlnflow.io import dumps
 
-    cfg = {**mod.QUICK, "max_steps": 2000, "seeds": 3, "gaussian_depths": [2, 3],
+    cfg = {**mod.QUICK, "max_steps": 2000, "seeds": 4, "gaussian_depths": [2, 3],
            "near_identity_depths": [2, 3], "matrix_widths": [2], "matrix_depths": [2, 3],
-           "matrix_seeds": 2, "flow_depths": [2], "flow_seeds": 2}
+           "matrix_seeds": 2, "flow_depths": [2, 4], "flow_seeds": 4}
     here = mod.compute(cfg)
     with sweep.executor_scope(client):
         there = mod.compute(cfg)
     assert dumps(there) == dumps(here)
-    assert here["series"]["gaussian"]["runs"][0]["status_counts"] == {"converged": 3}
+    assert here["series"]["gaussian"]["runs"][0]["status_counts"] == {"converged": 4}
+    # the Radau runs (scipy, LU by BLAS) at depth 4 round differently with 1 BLAS thread
+    assert here["flow"]["status"][1] == ["converged"] * 4
 
 
 def test_cli_on_the_cluster(client, local, tmp_path, capsys):

@@ -4,11 +4,14 @@ Connects to a running scheduler (``address="tcp://host:8786"``), uses a given
 ``distributed.Client``, or starts a ``LocalCluster`` of ``workers`` processes with one thread
 each and the *spawn* start method (JAX must not be forked).
 
-Bit-for-bit equality with the local executor needs the same number of JAX CPU devices on the
-workers as in this process (``DLNFLOW_CPU_DEVICES``, default one per core): the map loop spreads
-a cell's runs over the devices, and XLA's code for another per-device batch can round the last
-bits of a loss differently (iteration counts and statuses stay equal). On a cluster, set
-``DLNFLOW_CPU_DEVICES`` to the same value on the workers and locally. Each task runs
+Bit-for-bit equality with the local executor needs, on the workers as in this process, the
+same number of JAX CPU devices (``DLNFLOW_CPU_DEVICES``, default one per core: the map loop
+spreads a cell's runs over the devices, and XLA's code for another per-device batch can round
+the last bits of a loss differently) and the same BLAS thread counts (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``: scipy's Radau/BDF factorise Jacobians with BLAS,
+and Dask's nannies set them to 1). The LocalCluster started here keeps both as in this process
+(:data:`WORKER_CONFIG`); on another cluster, set them alike on the workers and locally.
+Iteration counts and statuses agree either way; the differences are round-off. Each task runs
 :func:`dlnflow.sweep.cell.run_cell` on a worker, so an error of the cell function comes back as
 a failed Outcome; a task lost with its worker (``KilledWorker``) or any other error of the task
 itself is reported as the failure of that cell too, and the other cells go on.
@@ -44,6 +47,18 @@ def _by_value_if_not_importable(fn: Any) -> None:
         cloudpickle.register_pickle_by_value(mod)
 
 
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+WORKER_CONFIG = {
+    "distributed.worker.multiprocessing-method": "spawn",
+    # Dask's nannies set these to 1 in their workers; None leaves them as in this process, so
+    # that BLAS (scipy's implicit solvers factorise Jacobians) rounds as it does here
+    **{f"distributed.nanny.pre-spawn-environ.{v}": None for v in BLAS_THREAD_VARIABLES},
+}
+"""Dask settings of the LocalCluster started here: spawned workers that inherit this process's
+environment (``DLNFLOW_CPU_DEVICES`` and the BLAS thread counts), the conditions of results
+bit-identical to the local executor's."""
+
+
 class DaskExecutor(Executor):
     """Cells as Dask tasks on a scheduler (address), a Client, or a new LocalCluster."""
 
@@ -76,10 +91,7 @@ class DaskExecutor(Executor):
                 raise InputError(f"scheduler {self.address!r}: cannot connect ({exc})") from None
         else:
             n = self.workers or max(1, min(os.cpu_count() or 1, 16))
-            # the workers inherit this process's environment, DLNFLOW_CPU_DEVICES included, so
-            # their JAX has as many CPU devices as ours: the numbers are then bit-identical to
-            # the local executor's (a different device count moves the last bits of losses)
-            with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            with dask.config.set(WORKER_CONFIG):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True,
                     dashboard_address=None, silence_logs=logging.ERROR)
