@@ -31,7 +31,17 @@ def fixed_package_hash():
 
 
 @pytest.fixture(scope="module")
-def client():
+def local():
+    return sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)])[0]
+
+
+@pytest.fixture(scope="module")
+def client(local):
+    """The cluster, started after ``local`` has run JAX and scipy in this process (so that
+    their thread settings here are those of a plain process, not Dask's)."""
+    import scipy.linalg
+
+    scipy.linalg.lu_factor(np.eye(2))     # scipy's BLAS loaded here before the cluster
     # spawn (JAX must not be forked), and the workers' BLAS threads left as in this process
     with dask.config.set(WORKER_CONFIG):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -40,11 +50,6 @@ def client():
     yield c
     c.close()
     cluster.close()
-
-
-@pytest.fixture(scope="module")
-def local():
-    return sweep.run_sweeps([sweep.SweepSpec.of(functions.gd_iterations, GRID, CFG)])[0]
 
 
 def _assert_same(a: sweep.SweepResult, b: sweep.SweepResult) -> None:
