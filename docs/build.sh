@@ -10,11 +10,15 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 site="${1:-$repo/site}"
 cd "$repo"
 export NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true   # upstream banners, not warnings
+# The console scripts of PYTHON's environment, not `python -m`: that would put the source tree
+# ahead of the installed dlnflow, whose dlnflow.analyses (the gallery's figures) exists only
+# once installed (package-dir mapping, see setup.py).
 python="${PYTHON:-python}"
+bin="$(dirname "$(command -v "$python")")"
 t0=$SECONDS
-"$python" -m mkdocs build --strict --site-dir "$site"
+"$bin/mkdocs" build --strict --site-dir "$site"
 t1=$SECONDS
 pages=$(find "$site" -name index.html | wc -l)
 echo "docs: built $pages pages into $site in $((t1 - t0)) s"
-"$python" -m pytest -q -p no:cacheprovider tests/test_docs_examples.py tests/test_gallery_agreement.py
+"$bin/pytest" -q -p no:cacheprovider tests/test_docs_examples.py tests/test_gallery_agreement.py
 echo "docs: example tests in $((SECONDS - t1)) s; total $((SECONDS - t0)) s"

@@ -28,6 +28,7 @@ CDN = "https://cdn.jsdelivr.net/npm/katex@0.16.4/dist/"
 PAGES = {"home": "index.html", "guide_invariants": "guide/invariants/index.html",
          "api_simulate": "reference/simulate/index.html",
          "gallery_gd_flow_distance": "gallery/gd_flow_distance/index.html",
+         "gallery_gd_flow_distance_table": "gallery/gd_flow_distance/index.html#paper-against-ours",
          "cli": "cli/index.html"}
 
 
@@ -56,7 +57,8 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         for name, rel in PAGES.items():
-            driver.get((copy / rel).as_uri())
+            path, _, anchor = rel.partition("#")
+            driver.get((copy / path).as_uri() + (f"#{anchor}" if anchor else ""))
             time.sleep(1.5)
             math = driver.execute_script("return document.querySelectorAll('.katex').length")
             imgs = driver.execute_script(

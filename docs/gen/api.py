@@ -78,6 +78,9 @@ def missing_docstrings(mod) -> list[str]:
 
 
 def summary(obj) -> str:
+    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj)
+            or callable(obj)):
+        return f"constant ({type(obj).__name__}); see the module docstring"
     doc = inspect.getdoc(obj) or ""
     return doc.strip().split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
 

@@ -16,7 +16,9 @@ from dlnflow.cli import _subparsers, build_parser
 
 
 def cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Help text as a table cell: '|' and newlines escaped, '*' and '<' literal."""
+    return (str(text).replace("|", "\\|").replace("\n", " ").replace("*", "\\*")
+            .replace("<", "&lt;"))
 
 
 def flag(action: argparse.Action) -> str:

@@ -29,10 +29,11 @@ log = logging.getLogger("mkdocs.plugins.dlnflow.gallery")
 
 
 def escape(text: str) -> str:
-    """Prose of a docstring as Markdown: '*', '_' and '<' outside backticks are literal."""
+    """Prose of a docstring as Markdown: '*', '_', '[', ']' and '<' outside backticks are
+    literal."""
     parts = re.split(r"(`[^`]*`)", text)
-    return "".join(p if p.startswith("`") else re.sub(r"([*_<\[\]])", r"\\\1", p)
-                   for p in parts)
+    return "".join(p if p.startswith("`") else
+                   re.sub(r"([*_\[\]])", r"\\\1", p).replace("<", "&lt;") for p in parts)
 
 
 def cell(value: object) -> str:
