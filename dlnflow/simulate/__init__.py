@@ -75,7 +75,8 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     params, batched = _batched(problem, params0)
     _check_records(system, problem, params, t1, stop, save)
     track = check_track(track, system, problem, int(params[0].shape[0]), t1, stop, save, solver)
-    fstar = float(system.problem.optimal_loss or 0.0)
+    optimum = system.problem.optimum        # F* once per call (an SVD or a solve: not cheap)
+    fstar = float(optimum.value or 0.0)
     B = int(params[0].shape[0])
     reporter = None
     if progress:
@@ -89,13 +90,13 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
         else:
             traj = _run_flow(system, params, t1, solver, stop, flow_save(save, track, t1),
                              fstar)
-    traj = attach(system, diagnose(system, traj, stop), track, save, t1)
+    traj = attach(system, diagnose(system, traj, stop, optimum.note), track, save, t1)
     meta = dict(traj.metadata)
     meta.update({"problem": system.problem.describe(), **system.describe(),
-                 "stop_at_loss": stop.loss, "optimal_loss": system.problem.optimal_loss,
+                 "stop_at_loss": stop.loss, "optimal_loss": optimum.value,
                  "versions": package_versions(SIMULATE_PACKAGES, python=False)})
     return dataclasses.replace(traj, metadata=meta, batched=batched,
-                               optimal_loss=system.problem.optimal_loss)
+                               optimal_loss=optimum.value)
 
 
 def _check_records(system, problem: Problem, params: Params, t1, stop: Stop,

@@ -67,8 +67,9 @@ def _underflow(traj: Trajectory) -> np.ndarray:
     return out
 
 
-def diagnose(system, traj: Trajectory, stop: Stop) -> Trajectory:
-    """The trajectory with the shared diagnoses above applied to its statuses and messages."""
+def diagnose(system, traj: Trajectory, stop: Stop, note: str | None = None) -> Trajectory:
+    """The trajectory with the shared diagnoses above applied to its statuses and messages
+    (``note``: ``system.problem.optimum.note`` when the caller has it already)."""
     status, messages = list(traj.status), list(traj.messages)
     if isinstance(system, AbstractFlow):
         # the field can vanish at the end only where it vanished at the start (uniqueness of
@@ -107,7 +108,7 @@ def diagnose(system, traj: Trajectory, stop: Stop) -> Trajectory:
                     messages[i] += (f"; the gradient there is not 0 (max |dF/dW| = "
                                     f"{g:.3g}) but eta times it is below the rounding "
                                     "of the weights: a fixed point of float64 arithmetic only")
-    note = system.problem.optimum.note
+    note = system.problem.optimum.note if note is None else note
     if note:
         for i, s in enumerate(status):
             if s in (Status.CONVERGED, Status.COMPLETED, Status.MAX_STEPS):
