@@ -42,7 +42,7 @@ QUICK = {
     "matrix_depth": 3,
     "matrix_width": 2,
     "t1": 4.0,
-    "diffrax_solvers": ["tsit5"],
+    "diffrax_solvers": [],              # a diffrax solve traces and compiles for seconds
     "diffrax_problems": ["scalar"],
     "diffrax_rtols": [1e-4, 1e-9],
     "scipy_solvers": ["RK45", "Radau"],

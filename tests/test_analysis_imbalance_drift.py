@@ -17,7 +17,11 @@ def data():
 
 
 def test_flow_drift_decreases_with_tolerance(data):
-    assert len(data["flows"]) == 1 + 2 * 2
+    q = mod.QUICK
+    assert len(data["flows"]) == (len(q["diffrax_solvers"]) * len(q["diffrax_problems"])
+                                  + len(q["scipy_solvers"]) * len(q["scipy_problems"])) == 4
+    assert {(f["solver"], f["problem"]) for f in data["flows"]} == {
+        (s, p) for s in ("RK45", "Radau") for p in ("scalar", "matrix")}
     for f in data["flows"]:
         assert all(s == "completed" for s in f["status"])
         d = np.asarray(f["drift"])

@@ -10,6 +10,9 @@ and refined by ``newton_landing``.
 
 from __future__ import annotations
 
+import functools
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,20 +33,47 @@ METHODS = {"Radau": scipy.integrate.Radau, "BDF": scipy.integrate.BDF,
 WITH_JACOBIAN = ("Radau", "BDF", "LSODA")
 
 
+def _compiled(static, treedef):
+    """The jitted (field, jac, loss, land) of one system structure, taking its arrays as the
+    first argument: systems of equal structure share them (one compile for many runs)."""
+    def rebuild(dyn):
+        return eqx.combine(jax.tree.unflatten(treedef, dyn), static)
+
+    def field(dyn, t, v):
+        return rebuild(dyn).vector_field_flat(t, v)
+
+    def jac(dyn, t, v):
+        return jax.jacfwd(lambda u: field(dyn, t, u))(v)
+
+    def loss(dyn, v):
+        return rebuild(dyn).state_problem.loss_flat(v)
+
+    def land(dyn, t, v, target):
+        system = rebuild(dyn)
+        return newton_landing(system, system.state_problem, t, v, target)
+
+    return tuple(jax.jit(f) for f in (field, jac, loss, land))
+
+
+_COMPILED: dict = {}
+
+
 def _functions(system: AbstractFlow):
-    problem = system.state_problem
-
-    @jax.jit
-    def field(t, v):
-        return system.vector_field_flat(t, v)
-
-    @jax.jit
-    def jac(t, v):
-        return jax.jacfwd(lambda u: field(t, u))(v)
-
-    loss = jax.jit(lambda v: problem.loss_flat(v))
-    land = jax.jit(lambda t, v, target: newton_landing(system, problem, t, v, target))
-    return field, jac, loss, land
+    """(field, jac, loss, land) of ``system`` on flat states, jitted once per system structure
+    (treedef and non-array leaves) and process; arrays (targets, data) are arguments."""
+    dyn, static = eqx.partition(system, eqx.is_array)
+    leaves, treedef = jax.tree.flatten(dyn)
+    static_leaves, static_def = jax.tree.flatten(static)
+    try:
+        key = (treedef, static_def, tuple(static_leaves))
+        fns = _COMPILED.get(key)
+    except (TypeError, ValueError):         # an unhashable or array-like static part: no sharing
+        key, fns = None, None
+    if fns is None:
+        fns = _compiled(static, treedef)
+        if key is not None:
+            _COMPILED[key] = fns
+    return tuple(functools.partial(f, leaves) for f in fns)
 
 
 def _run(fns, method, v0, t1, solver, target, max_steps, ts, save_steps, limit):
