@@ -74,6 +74,10 @@ def _sharpness(problem: Problem, states: Params, *, method: str = "auto", tol: f
     return np.asarray(sharpness(problem, states, method=method, tol=tol))
 
 
+def _defined(problem: Problem) -> None:
+    """Default ``check``: the observable is defined for every problem (raises nothing)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Observable:
     """``evaluate(problem, states, **options)``: values (M, ...) at M states of one run (every
@@ -82,7 +86,7 @@ class Observable:
 
     name: str
     evaluate: Callable[..., np.ndarray]
-    check: Callable[[Problem], Any] = lambda problem: None
+    check: Callable[[Problem], Any] = _defined
 
 
 OBSERVABLES: dict[str, Observable] = {o.name: o for o in (

@@ -183,6 +183,7 @@ class Problem(eqx.Module):
     # ------------------------------------------------------------------ structure
     @property
     def widths(self) -> tuple[int, ...]:
+        """(d_0, d_1, ..., d_L): layer l maps R^{d_(l-1)} -> R^{d_l}."""
         return self.architecture.widths
 
     @property
@@ -202,14 +203,17 @@ class Problem(eqx.Module):
 
     @property
     def input_dim(self) -> int:
+        """d_0, the number of columns of the end-to-end matrix W."""
         return self.architecture.output_shape[1]
 
     @property
     def output_dim(self) -> int:
+        """d_L, the number of rows of the end-to-end matrix W."""
         return self.architecture.output_shape[0]
 
     @property
     def num_params(self) -> int:
+        """Total number of weights, sum_l d_l d_(l-1) (the length of `flatten`)."""
         return self.architecture.num_params
 
     # ------------------------------------------------------------------ maps
@@ -234,6 +238,7 @@ class Problem(eqx.Module):
         return jax.grad(self.loss)(params)
 
     def loss_and_grad(self, params: Params) -> tuple[jax.Array, Params]:
+        """(F(W_1..W_L), (dF/dW_1, ..., dF/dW_L)) in one pass (``jax.value_and_grad``)."""
         return jax.value_and_grad(self.loss)(params)
 
     def flatten(self, params: Params) -> jax.Array:

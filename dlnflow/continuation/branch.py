@@ -75,6 +75,7 @@ class BranchPoint:
     tangent: np.ndarray     # the branch's tangent (x, eta) there
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: kind, eta, period, branch, the orbit and the multipliers as [re, im]."""
         return {"kind": self.kind, "eta": float(self.eta), "period": int(self.period),
                 "multipliers": complex_pairs(self.multipliers), "branch": int(self.branch),
                 "orbit": np.asarray(self.orbit).tolist()}
@@ -97,6 +98,8 @@ class Branch:
     parent: int | None = None   # index of the branch it was switched from
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the per-point arrays as lists, multipliers as [re, im] pairs, and the
+        special points (`BranchPoint.to_dict`)."""
         mult = np.asarray(self.multipliers, complex)
         return {"period": int(self.period), "eta": np.asarray(self.eta).tolist(),
                 "orbit": np.asarray(self.orbit).tolist(),

@@ -36,6 +36,8 @@ class Diagram:
                       key=lambda p: (p.period, p.eta))
 
     def to_dict(self, branches: bool = True) -> dict[str, Any]:
+        """JSON-ready form: the special points, the notes and the start; with ``branches`` also
+        every branch (`Branch.to_dict`), which is most of the size."""
         out: dict[str, Any] = {"points": [p.to_dict() for p in self.points], "notes": self.notes,
                                "start": None if self.start is None else self.start.tolist()}
         if branches:

@@ -48,6 +48,7 @@ RUN_SOURCES = {
 
 
 def empty(columns) -> dict:
+    """Data of an empty ColumnDataSource: one empty list per column name."""
     return {c: [] for c in columns}
 
 

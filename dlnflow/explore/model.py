@@ -89,6 +89,7 @@ class Setting:
 
     @property
     def problem(self) -> Problem:
+        """The scalar chain of the setting: f(w) = 1/2 (w_L ... w_1 - target)^2 at this depth."""
         return _problem(self.depth, self.target)
 
     def start(self, w1: float, w2: float) -> np.ndarray:

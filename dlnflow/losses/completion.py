@@ -76,6 +76,7 @@ class MatrixCompletion(LinearMeasurementLoss):
 
     @property
     def n_observed(self) -> int:
+        """|Omega|, the number of observed entries."""
         return int(self.rows.shape[0])
 
     @property

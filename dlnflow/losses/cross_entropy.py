@@ -67,10 +67,12 @@ class CrossEntropy(AbstractLoss):
 
     @property
     def n_classes(self) -> int:
+        """Number of classes C (rows of the one-hot labels, outputs of W)."""
         return int(self.onehot.shape[0])
 
     @property
     def n_samples(self) -> int:
+        """Number of samples n (columns of X), the 1/n of the mean loss."""
         return int(self.X.shape[1])
 
     @property

@@ -85,6 +85,7 @@ class LpRegression(AbstractLoss):
 
     @property
     def n_samples(self) -> int:
+        """Number of samples n (columns of X), the 1/n of the mean loss."""
         return int(self.X.shape[1])
 
     @property

@@ -28,6 +28,7 @@ class Regression(QuadraticLoss):
 
     @property
     def n_samples(self) -> int:
+        """Number of samples n (columns of X and Y)."""
         return int(self.X.shape[1])
 
     @property

@@ -62,6 +62,7 @@ class MatrixSensing(LinearMeasurementLoss):
 
     @property
     def n_measurements(self) -> int:
+        """Number of measurements m (the 1/(2m) of the loss)."""
         return int(self.A.shape[0])
 
     def measure(self, W: jax.Array) -> jax.Array:

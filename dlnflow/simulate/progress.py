@@ -27,6 +27,8 @@ class Reporter:
         self.printed = False
 
     def tick(self, position, steps, finished) -> None:
+        """Print one progress line if ``PERIOD`` seconds passed since the last: the least
+        position of the batch, the most steps, the number of runs finished."""
         now = time.monotonic()
         if now - self.last < PERIOD:
             return
@@ -37,6 +39,7 @@ class Reporter:
               f"{now - self.start:.0f} s", file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        """Print the total time, if a progress line was printed (short runs stay silent)."""
         if self.printed:
             print(f"{self.label}: done in {time.monotonic() - self.start:.0f} s",
                   file=sys.stderr, flush=True)

@@ -31,6 +31,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the cell succeeded (no error)."""
         return self.error is None
 
 

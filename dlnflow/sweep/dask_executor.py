@@ -107,6 +107,7 @@ class DaskExecutor(Executor):
             self.client, self._cluster, self._owned = self._given, None, False
 
     def describe(self) -> str:
+        """``dask ADDRESS with N workers`` of the connected scheduler, or ``not connected``."""
         if self.client is None:
             return "dask (not connected)"
         info = self.client.scheduler_info()

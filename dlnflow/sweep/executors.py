@@ -54,6 +54,7 @@ class Executor(abc.ABC):
         """Yield ``(i, outcome of calls[i])`` for every call, as each completes."""
 
     def describe(self) -> str:
+        """One line naming the executor, for messages and stored metadata."""
         return self.name
 
     def __enter__(self) -> Executor:

@@ -82,14 +82,17 @@ class Grid:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The axis names, in grid order."""
         return tuple(n for n, _ in self.axes)
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Number of values on each axis."""
         return tuple(len(v) for _, v in self.axes)
 
     @property
     def size(self) -> int:
+        """Number of cells, the product of `shape`."""
         return math.prod(self.shape)
 
     def cells(self) -> list[dict[str, Any]]:
@@ -98,6 +101,7 @@ class Grid:
                 for combo in itertools.product(*(v for _, v in self.axes))]
 
     def to_dict(self) -> dict[str, list[Any]]:
+        """The grid as {name: list of values} (JSON-ready; ``Grid.of`` reads it back)."""
         return {n: list(v) for n, v in self.axes}
 
 

@@ -40,11 +40,14 @@ class SweepSpec:
     @classmethod
     def of(cls, fn: Callable, grid: Grid | Mapping[str, Any],
            config: Mapping[str, Any] | None = None) -> SweepSpec:
+        """A spec from a cell function (module-level, so it can be named and hashed), a grid
+        (`Grid.of`) and a JSON-ready configuration."""
         function_name(fn)
         return cls(fn, Grid.of(grid), check_config(config))
 
     @property
     def fn_name(self) -> str:
+        """``module:qualname`` of the cell function."""
         return function_name(self.fn)
 
 

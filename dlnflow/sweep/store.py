@@ -40,6 +40,7 @@ class CellStore:
             raise InputError(f"store {str(self.path)!r}: cannot create ({exc.strerror})") from None
 
     def file(self, key: str) -> Path:
+        """The ``.npz`` file of the cell stored under ``key``."""
         return self.path / f"{key}.npz"
 
     def get(self, key: str) -> tuple[Values, dict[str, Any]] | None:

@@ -23,6 +23,7 @@ class ModifiedFlow(AbstractFlow):
         self.eta = check_positive("eta", eta)
 
     def modified_loss(self, params: Params) -> jax.Array:
+        """F~(W) = F(W) + (eta/4) ||grad F(W)||^2, the loss whose gradient flow this is."""
         g = self.problem.grad(params)
         sq = sum(jnp.sum(x**2) for x in g)
         return self.problem.loss(params) + 0.25 * self.eta * sq
