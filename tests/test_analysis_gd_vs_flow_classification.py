@@ -78,6 +78,22 @@ def test_gd_vs_flow_classification_quick():
         d = np.linalg.norm(gd_theta[r["divisor"]] - theta_T) / np.linalg.norm(theta_T)
         np.testing.assert_allclose(r["distance_final"], d, rtol=1e-4)
 
+    # larger steps: numpy GD at the first stress step lands at the reported distance; below
+    # the stability threshold 2 / sharpness GD stays within 10%, beyond it it diverges
+    st = data["stress"]
+    Ws = [W.copy() for W in W0]
+    for _ in range(st[0]["steps"]):
+        Ws = [W - st[0]["eta"] * g for W, g in zip(Ws, _grads(Ws, X, Y), strict=True)]
+    th = np.concatenate([W.ravel() for W in Ws])
+    np.testing.assert_allclose(st[0]["distance_final"],
+                               np.linalg.norm(th - theta_T) / np.linalg.norm(theta_T), rtol=1e-4)
+    for r in st:
+        if r["eta_sharpness"] < 2:
+            assert r["status"] == "completed" and r["distance_final"] < 0.1
+        else:
+            assert r["status"] == "diverged"
+    assert any(r["eta_sharpness"] > 2 for r in st)
+
     # Euler's global error is first order: distance / eta constant, slope 1
     per_eta = [r["distance_final"] / r["eta"] for r in data["runs"]]
     assert max(per_eta) / min(per_eta) < 1.02
