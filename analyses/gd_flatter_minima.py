@@ -136,3 +136,29 @@ def render(data: dict, config: dict):
     ax1.set_ylabel(r"GD iterations to $F \leq$ " + f"{float(config['stop_at_loss']):g}")
     ax1.set_title("speed vs implicit regularisation", fontsize=8)
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Beneventano-Woodworth: the flow's limit has sharpness sqrt(4 Phi^2 + Q_0^2); GD's limit
+    has sqrt(4 Phi^2 + Q_0^2 prod_k (1 - eta^2 eps_k^2)^2) (the paper's column: that formula from
+    GD's own residuals), below the flow's and below 2/eta."""
+    phi, q0 = float(data["phi"]), float(data["imbalance_gap_0"])
+    flow_closed = float(np.sqrt(4 * phi**2 + q0**2))
+    lam_flow = float(data["flow_sharpness"])
+    rows = [{"quantity": "flow limit sharpness", "paper": flow_closed, "ours": lam_flow,
+             "agreement": f"rel. diff {abs(lam_flow / flow_closed - 1):.1e}"}]
+    for r in data["rows"]:
+        eta = float(r["eta"])
+        if r["status"] != "converged":
+            rows.append({"quantity": f"GD limit sharpness, eta = {eta:g}",
+                         "paper": float(r["formula"]), "ours": str(r["status"]),
+                         "agreement": "did not converge"})
+            continue
+        lam = float(r["sharpness"])
+        rel = abs(lam / float(r["formula"]) - 1)
+        flatter = "flatter than the flow" if lam < lam_flow else "not flatter than the flow"
+        below = "<= 2/eta" if lam <= 2 / eta else "> 2/eta"
+        rows.append({"quantity": f"GD limit sharpness, eta = {eta:g} ({r['iterations']} "
+                     "iterations)", "paper": float(r["formula"]), "ours": lam,
+                     "agreement": f"rel. diff {rel:.1e}; {flatter}, {below}"})
+    return rows

@@ -341,3 +341,37 @@ def render(data: dict, config: dict):
     bx.set_title(f"Bartlett failure: stall at {f['predicted']:.4g}", fontsize=7)
     bx.legend(fontsize=5)
     return fig
+
+
+# Each row's proved law in depth (its paper's theorem): a degree of L for polynomial upper
+# bounds, 0 for depth-free O(kappa log 1/eps), None for Shamir's lower bound exp(Omega(L)).
+PROVED_DEGREE = {"arora": 3, "bartlett": 1, "du_hu": 0, "orthogonal": 0, "zou": 0, "shamir": None}
+
+
+def agreement(data: dict) -> list[dict]:
+    """Per row, the fitted growth of GD's iteration count in L against the proved law (an upper
+    bound holds if the degree's 95% interval does not lie above the proved degree), and the
+    Bartlett failure's stalled loss against 0.5 lambda_-^2 per depth."""
+    rows = []
+    for key, row in data["rows"].items():
+        deg, fit = PROVED_DEGREE.get(key), row["fit"]
+        lo, hi = fit["polynomial"]["ci"]
+        if deg is None:
+            ok = fit["law"] == "exponential" and fit["exponential"]["ci"][0] > 0
+            verdict = "exponential, as proved" if ok else "no exponential growth measured"
+        else:
+            verdict = ("within the proved law" if fit["law"] == "flat" or hi <= deg else
+                       "grows faster than proved" if lo > deg else "matches the proved degree")
+        rows.append({"quantity": f"{row['paper']}: iterations vs L (degree interval "
+                     f"[{lo:.2f}, {hi:.2f}])", "paper": row["proved"], "ours": row["summary"],
+                     "agreement": verdict})
+    f = data["failure"]
+    stall = 0.5 * min(float(e) for e in f["eigs"]) ** 2
+    for L, loss, status in zip(f["depths"], f["loss"], f["status"], strict=True):
+        gap = abs(float(loss) - stall) / stall
+        rows.append({"quantity": f"Bartlett failure, L={L}: loss after {status}",
+                     "paper": stall, "ours": float(loss),
+                     "agreement": f"stalls (rel. gap {gap:.1e})" if gap < 1e-3 else
+                     "escaped (converged; strict saddle at L = 2)" if status == "converged"
+                     else f"differs ({gap:.1e})"})
+    return rows
