@@ -74,8 +74,8 @@ def _runs(problem, traj, alphas, config) -> list[dict]:
             x = np.concatenate([np.asarray(P[i]).ravel() for P in states])
             found = find_critical_points(problem, starts=x[None, :])
             p["saddle_loss"] = (float(problem.loss_flat(found[0])) if len(found) else None)
-            p["saddle_distance"] = (float(np.linalg.norm(found[0] - x) / np.linalg.norm(x))
-                                    if len(found) else None)
+            p["saddle_distance"] = (float(np.linalg.norm(found[0] - x)) if len(found)
+                                    else None)
             p["rate_min"] = float(rate[i])
         W = np.asarray(problem.end_to_end(states))
         runs.append({"alpha": float(a), "status": str(traj.status[b]), "t": t, "loss": loss,
@@ -151,7 +151,7 @@ def _agreement(ops: list, levels: np.ndarray) -> dict:
 
     rows = [f"m = {o['measurements']}{' (isometric)' if o['isometric'] else ''}: plateaus vs "
             f"found saddles {fmt(o['vs_saddle'])}, vs 0.5 sum_(i>k) s_i^2 "
-            f"{fmt(o['vs_isometric_level'])}, relative distance plateau state - saddle "
+            f"{fmt(o['vs_isometric_level'])}, distance plateau state - saddle "
             f"{fmt(o['saddle_distances'])}, first-plateau slope {o['slope0']:.3f} vs "
             f"1/sigma_1(M0) = {o['predicted_slope0']:.3f}" for o in ops]
     iso = [o for o in ops if o["isometric"]]
@@ -160,11 +160,12 @@ def _agreement(ops: list, levels: np.ndarray) -> dict:
             + (str(iso[0]["itinerary"]["nodes"]) + " (a path of the enumerated graph: "
                + str(iso[0]["itinerary"]["is_path"]) + ")" if iso else "")
             + "; Gaussian sensing keeps Saxe-type plateaus at saddles of its own loss, "
-            "shifted from the isometric levels by the restricted-isometry error (shrinking as "
-            "m grows); closed-form enumeration does not apply there. Where the flow passes "
-            "far from a saddle (relative distance >> 1e-3: the next mode already grown, "
-            "sigma_(k+1)(M0) / sigma_k(M0) close to 1) the plateau is shallow and its loss "
-            "lies above that saddle's; the gap closes only as alpha -> 0.")
+            "shifted from the isometric levels by the restricted-isometry error (largest "
+            "deviation " + ", ".join(f"{max(o['vs_isometric_level']):.2g} at m = "
+                                     f"{o['measurements']}" for o in ops if not o["isometric"])
+            + "); closed-form enumeration does not apply there. Where the flow passes "
+            "far from a saddle (distance >> 1e-3, weights O(1)) the plateau is shallow and its "
+            "loss lies above that saddle's.")
     return {"text": text, "rows": rows}
 
 
