@@ -176,3 +176,24 @@ def render(data: dict, config: dict):
         ax2.set_title("first order in eta")
         ax2.legend(frameon=False, fontsize=6)
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Paper (Elkabetz and Cohen 2021, Sec. 5) against ours: GD with the conventional step close
+    to the flow, the gap first order in eta, and where closeness ends (larger steps)."""
+    r0 = data["runs"][0]
+    rows = [{"quantity": f"relative weight distance GD(eta0 = {r0['eta']:g}) - flow, max over t",
+             "paper": "small (GD close to the flow)", "ours": r0["distance_max"],
+             "agreement": "agrees" if r0["distance_max"] < 0.05 else "differs"},
+            {"quantity": "order of the gap in eta (log-log slope at t = T)",
+             "paper": "1 (GD as Euler's method)", "ours": data["order_in_eta"],
+             "agreement": "agrees" if abs(data["order_in_eta"] - 1) < 0.05 else "differs"}]
+    for r in data["stress"]:
+        rows.append({"quantity": f"eta x sharpness = {r['eta_sharpness']:.2f}: distance at T",
+                     "paper": "close while eta x curvature is small",
+                     "ours": r["status"] if r["distance_final"] is None else
+                     r["distance_final"],
+                     "agreement": ("claim fails (beyond 2/sharpness)" if r["distance_final"]
+                                   is None else "close" if r["distance_final"] < 0.05
+                                   else "drifts")})
+    return rows

@@ -164,3 +164,18 @@ def render(data: dict, config: dict):
         ax2.set_title("effective rank falls to 1")
         ax2.legend(frameon=False, fontsize=5.5)
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Paper (Razin and Cohen 2020, Theorem 1 and Fig. 1) against ours, one row per run: det W
+    positive late, |W11| above (1 - sqrt(2l))^2 / sqrt(2l), |W11| at the final loss."""
+    rows = []
+    for r in data["runs"]:
+        ok = bool(r["det_positive_late"]) and bool(r["bound_holds"])
+        rows.append({"quantity": f"L={r['depth']} {r['start']} start: |W11| at loss "
+                                 f"{r['loss_final']:.1e} (x bound)",
+                     "paper": "grows to infinity as loss -> 0 (det W(0) > 0)",
+                     "ours": f"{abs(r['w11_final']):.4g} ({r['w11_over_bound_final']:.3f} x)",
+                     "agreement": "agrees" if ok else
+                     "differs: det W sign lost (depth 2: below round-off)"})
+    return rows

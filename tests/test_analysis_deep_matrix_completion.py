@@ -88,6 +88,10 @@ def test_deep_matrix_completion_quick():
         assert t[1] > 1.5 * t[0]
     assert data["agreement"]["deeper_better_at"] == cfg["counts"]
 
+    rows = m.agreement(json.loads(dumps(data)))
+    assert [r["agreement"] for r in rows] == ["agrees"] * (len(cfg["counts"]) + 1) + [
+        "not compared"]
+
     fig = m.render(json.loads(dumps(data)), cfg)
     assert len(fig.axes) == 3
     line = fig.axes[0].get_lines()[1]

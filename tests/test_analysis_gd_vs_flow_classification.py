@@ -102,6 +102,13 @@ def test_gd_vs_flow_classification_quick():
     assert data["runs"][0]["distance_max"] < 1e-2
     assert data["flow_status"] == "completed"
 
+    # the gallery table: slope refitted from the (numpy-checked) distances at T
+    rows = m.agreement(json.loads(dumps(data)))
+    etas = [r["eta"] for r in data["runs"]]
+    slope = np.polyfit(np.log(etas), np.log([r["distance_final"] for r in data["runs"]]), 1)[0]
+    assert abs(rows[1]["ours"] - slope) < 1e-12 and rows[1]["agreement"] == "agrees"
+    assert rows[-1]["agreement"].startswith("claim fails")
+
     fig = m.render(json.loads(dumps(data)), cfg)
     ax2 = fig.axes[2]
     np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(),

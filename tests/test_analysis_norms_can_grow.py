@@ -94,6 +94,11 @@ def test_norms_can_grow_quick():
     assert abs(W2[-1, 0, 0]) < (1 - r2f) ** 2 / r2f
     assert runs[2]["det_below_round_off_at"] < 60
 
+    # the gallery table: depth 3 agrees, depth 2 differs (sign lost), |W11| as recorded
+    rows = m.agreement(json.loads(dumps(data)))
+    assert [r["agreement"] == "agrees" for r in rows] == [False, True]
+    assert rows[1]["ours"].startswith(f"{abs(W[-1, 0, 0]):.4g} ")
+
     fig = m.render(json.loads(dumps(data)), cfg)
     ax0 = fig.axes[0]
     lines = ax0.get_lines()

@@ -78,6 +78,13 @@ def test_sensing_saddle_to_saddle_quick():
         ref.append(0.5 * np.mean((Amat @ W.ravel() - y) ** 2))
     np.testing.assert_allclose(np.asarray(run["loss"])[pick], ref, rtol=1e-6)
 
+    # the gallery table: deviations from the closed-form levels, recomputed
+    rows = m.agreement(json.loads(dumps(data)))
+    dev = max(abs(p / lv - 1) for p, lv in zip(iso["plateau_losses"], levels, strict=True))
+    assert abs(rows[0]["ours"] - dev) < 1e-15 and rows[0]["agreement"] == "agrees"
+    assert rows[3]["ours"] == "S={} -> S={1} -> S={1,2} -> S={1,2,3}"
+    assert rows[4]["agreement"].startswith("differs")
+
     fig = m.render(json.loads(dumps(data)), cfg)
     assert len(fig.axes) == 4
     lines = fig.axes[0].get_lines()
