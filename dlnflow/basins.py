@@ -12,11 +12,12 @@ settled: the last recorded iterate where its end condition still failed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from .errors import InputError, check_positive, check_positive_int
+from .losses import SquareTarget
 from .orbits import SweptGD
 from .problem import Problem
 from .simulate import SaveAt, Stop, simulate
@@ -113,8 +114,9 @@ def gd_basins(problem: Problem, eta: float, grid: int = 101,
         parts.append({k: v[:size - pad] for k, v in out.items()})
     res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     shape = X.shape
+    target = float(cast(SquareTarget, problem.objective).target[0, 0])
     return {
-        "eta": eta, "target": float(problem.objective.target[0, 0]), "w1": x, "w2": y,
+        "eta": eta, "target": target, "w1": x, "w2": y,
         "extent": [float(e) for e in extent], "outcome": res["outcome"].reshape(shape),
         "iterations": res["iterations"].reshape(shape),
         "final_w": res["final_w"].reshape(*shape, 2),

@@ -28,7 +28,7 @@ from .errors import InputError
 CONVERGED = "converged"
 
 
-def censored_counts(steps: Any, status: Sequence[str]) -> np.ndarray:
+def censored_counts(steps: Any, status: Sequence[str] | np.ndarray) -> np.ndarray:
     """Iterations to the threshold as floats, +inf for runs whose status is not ``converged``."""
     steps = np.asarray(steps, dtype=float)
     ok = np.asarray([s == CONVERGED for s in status])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +64,7 @@ def _variance_scaling(problem: Problem, key: Any, batch: int | None, scale: floa
     normal; fan_in = d_(l-1), fan_out = d_l, fan_avg = (d_(l-1) + d_l) / 2), one key per layer."""
     _problem(problem)
     draw = jax.nn.initializers.variance_scaling(
-        scale, mode, "normal", in_axis=-1, out_axis=-2,
+        scale, cast(Any, mode), "normal", in_axis=-1, out_axis=-2,
         batch_axis=() if batch is None else (0,), dtype=jnp.float64)
     keys = jax.random.split(_key(key), problem.depth)
     return tuple(draw(k, _shape(shape, batch))
@@ -115,7 +115,7 @@ def near_identity(problem: Problem, key: Any, batch: int | None = None,
     """W_l = I + noise * N(0, 1/d_(l-1)) entries (Shamir's near-identity start for scalars)."""
     noise = check_finite("noise", noise)
     pert = lecun_normal(problem, key, batch)
-    return tuple(_rect_eye(W.shape[-2:], batch) + noise * W for W in pert)
+    return tuple(_rect_eye(cast(tuple[int, int], W.shape[-2:]), batch) + noise * W for W in pert)
 
 
 def orthogonal(problem: Problem, key: Any, batch: int | None = None,

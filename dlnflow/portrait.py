@@ -17,7 +17,7 @@ which GD also preserves exactly (the tail gradients are then equal up to the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 from .critical import classify_point
 from .critical.classify import problem_scale
 from .errors import InputError
+from .losses import SquareTarget
 from .problem import Problem
 
 
@@ -123,7 +124,7 @@ def _grids(problem: Problem, W: np.ndarray, X: np.ndarray, Y: np.ndarray, extent
         hi = float(np.max(np.abs(inv)))
         invariant_levels = np.linspace(-hi, hi, 13)[1:-1]
     prod = np.prod(W, axis=-1)
-    y = float(problem.objective.target[0, 0])
+    y = float(cast(SquareTarget, problem.objective).target[0, 0])
     return {"extent": tuple(extent), "X": X, "Y": Y, "U": V[..., 0], "V": V[..., 1],
             "invariant": inv,
             "invariant_levels": np.sort(np.asarray(invariant_levels, float)),

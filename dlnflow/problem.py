@@ -11,7 +11,7 @@ leading batch axis on every leaf.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -256,7 +256,7 @@ class Problem(eqx.Module):
     def loss_flat(self, vector: jax.Array) -> jax.Array:
         """F at the flattened parameters (for scalar chains f(c w_L...w_1) directly)."""
         if self.is_scalar_chain:
-            c = self.architecture.output_scale
+            c = cast(Plain, self.architecture).output_scale
             return self.f(jnp.reshape(c * jnp.prod(vector), (1, 1)))
         return self.loss(self.unflatten(vector))
 
@@ -346,8 +346,8 @@ class Problem(eqx.Module):
                 f"a start must have {self.depth} weights (depth {self.depth}), got shape "
                 f"{w.shape}")
         check_finite_array("weights", w)
-        w = jnp.asarray(w)
-        return tuple(w[..., l, None, None] for l in range(self.depth))
+        wj = jnp.asarray(w)
+        return tuple(wj[..., l, None, None] for l in range(self.depth))
 
     def scalar_weights(self, params: Params) -> jax.Array:
         """Inverse of :meth:`scalar_params`: an array (..., L) of the scalar weights."""

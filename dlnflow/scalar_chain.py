@@ -14,12 +14,14 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
+from typing import cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
 
+from .architecture import Plain
 from .errors import InputError
 from .losses import AbstractLoss
 from .losses.base import QuadraticLoss
@@ -107,7 +109,7 @@ def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
         raise InputError(f"w0 must have {problem.depth} weights, got shape {w0.shape}")
     red = reduce_chain(w0)
     fprime = scalar_loss(problem.objective)[1]
-    scale = problem.architecture.output_scale
+    scale = cast(Plain, problem.architecture).output_scale   # a scalar chain is Plain
     m = red.least
 
     def rhs(t, x):

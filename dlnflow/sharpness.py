@@ -161,8 +161,8 @@ def top_eigenpairs(problem: Problem, params: Params | Any, *, k: int = 1, method
     method = _method(method, n, k)
     if method == "dense":
         vals, vecs = _dense_eigh(problem, X)
-        vals, vecs = np.asarray(vals[0]), np.asarray(vecs[0])
-        return vals[::-1][:k].copy(), vecs[:, ::-1][:, :k].copy()
+        ev, V = np.asarray(vals[0]), np.asarray(vecs[0])
+        return ev[::-1][:k].copy(), V[:, ::-1][:, :k].copy()
     return lanczos_at(problem, X[0], k, tol, _check_v0(v0, n))
 
 

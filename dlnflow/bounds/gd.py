@@ -97,10 +97,10 @@ def xu_K_bar0(c: XuConstants, eta0: float) -> float:
 def xu_contraction_gap(c: XuConstants, eta0: float) -> float:
     """1 - rho_bar(eta_0, 0) = mu_bar eta_0 (2 - K_bar_0 eta_0), without cancellation
     (numpy: ``eta0`` may be an array of positive steps)."""
-    eta0 = np.asarray(eta0, float)
-    if not np.all(eta0 > 0):
-        raise InputError(f"eta0 must be positive, got {eta0}")
-    return xu_mu_bar(c, eta0) * eta0 * (2.0 - xu_K_bar0(c, eta0) * eta0)
+    eta: Any = np.asarray(eta0, float)       # an array of steps as well as one
+    if not np.all(eta > 0):
+        raise InputError(f"eta0 must be positive, got {eta}")
+    return xu_mu_bar(c, eta) * eta * (2.0 - xu_K_bar0(c, eta) * eta)
 
 
 def xu_rho_bar(c: XuConstants, eta0: float) -> float:

@@ -90,7 +90,8 @@ def _list(as_json: bool) -> int:
     from .. import sweep
 
     funcs = sweep.registered()
-    items = [{"name": f.name, "summary": f.summary, "parameters": dict(f.defaults)}
+    items: list[dict[str, Any]] = [{"name": f.name, "summary": f.summary,
+                                    "parameters": dict(f.defaults)}
              for f in funcs.values()]
     text = "\n".join(f"{i['name']}: {i['summary']}\n  parameters (defaults): "
                      + ", ".join(f"{k}={v}" for k, v in i["parameters"].items()) for i in items)
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                      desc=func.name)
     save_netcdf(to_dataset(result), out)
     stored = sum(result.stored)
-    failed = [{"cell": c, "error": e} for c, e in result.failed]
+    failed: list[dict[str, Any]] = [{"cell": c, "error": e} for c, e in result.failed]
     report = {"function": func.name, "out": str(out), "store": str(store), "executor": where,
               "cells": len(result.cells), "computed": len(result.cells) - stored - len(failed),
               "stored": stored, "failed": failed}

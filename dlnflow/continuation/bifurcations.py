@@ -52,6 +52,7 @@ def locate(family: MapFamily, period: int, kind: str, anchor: np.ndarray, t_anch
             return psi_fold(tangent(family, c.x, c.eta, period, orient=t_anchor))
         return psi_doubling(multipliers(family, c.x, c.eta, period))
 
+    sigma: float | None
     try:
         lo, hi = psi(0.0), psi(s)
         if lo == 0.0:

@@ -21,6 +21,7 @@ representative (every layer has rank r, so raising the rank moves all L layers: 
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -40,7 +41,7 @@ def _label(prefix: str, idx: tuple[int, ...]) -> str:
 def scalar_chain_sets(problem: Problem) -> list[CriticalSet]:
     """Critical sets of the square-loss scalar chain (see the module docstring)."""
     L = problem.depth
-    y = float(problem.objective.target[0, 0])
+    y = float(cast(SquareTarget, problem.objective).target[0, 0])
     if y == 0.0:
         raise InputError("target must be non-zero for the enumeration (y = 0 makes p = 0 the "
                          "whole minimum set)")

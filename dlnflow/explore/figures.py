@@ -162,13 +162,13 @@ def arrow_columns(arrows: dict, spacing: float) -> dict:
 
 def critical_columns(data: dict, extent) -> tuple[dict, dict]:
     """Critical points and lines of the portrait data as (points, lines) columns."""
-    pts = {"x": [], "y": [], "color": [], "label": []}
+    pts: dict[str, list] = {"x": [], "y": [], "color": [], "label": []}
     for x0, y0, cls in data["critical_points"]:
         pts["x"].append(x0)
         pts["y"].append(y0)
         pts["color"].append(CRITICAL_COLORS[cls])
         pts["label"].append(CLASS_LABELS[cls])
-    lines = {"xs": [], "ys": [], "color": [], "label": []}
+    lines: dict[str, list] = {"xs": [], "ys": [], "color": [], "label": []}
     for y0, cls in data["critical_lines"]:
         lines["xs"].append([extent[0], extent[1]])
         lines["ys"].append([y0, y0])

@@ -10,7 +10,7 @@ enumeration of critical sets does not apply, the numerical critical-point tools 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -72,7 +72,7 @@ class MatrixCompletion(LinearMeasurementLoss):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.mask.shape)
+        return cast(tuple[int, int], tuple(self.mask.shape))
 
     @property
     def n_observed(self) -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -30,7 +30,7 @@ class LpTarget(AbstractLoss):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.target.shape)
+        return cast(tuple[int, int], tuple(self.target.shape))
 
     @property
     def degree(self) -> int:

@@ -8,7 +8,7 @@ does not bind (``linear``). Not a ``QuadraticLoss``: the closed-form critical se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -58,7 +58,7 @@ class MatrixSensing(LinearMeasurementLoss):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.A.shape[1:])
+        return cast(tuple[int, int], tuple(self.A.shape[1:]))
 
     @property
     def n_measurements(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +21,7 @@ class SquareTarget(QuadraticLoss):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.target.shape)
+        return cast(tuple[int, int], tuple(self.target.shape))
 
     def f(self, W: jax.Array) -> jax.Array:
         return 0.5 * jnp.sum((W - self.target) ** 2)

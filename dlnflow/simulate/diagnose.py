@@ -20,12 +20,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..architecture import Plain
 from ..status import Status
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
@@ -59,7 +61,7 @@ def _underflow(traj: Trajectory) -> np.ndarray:
     if not problem.is_scalar_chain:
         return out
     w = np.stack([np.asarray(W)[:, 0, 0] for W in traj.params_final], axis=-1)      # (B, L)
-    p = problem.architecture.output_scale * np.prod(w, axis=-1)
+    p = cast(Plain, problem.architecture).output_scale * np.prod(w, axis=-1)
     lost = (p == 0) & np.all(w != 0, axis=-1) & np.all(np.isfinite(w), axis=-1)
     with np.errstate(divide="ignore"):
         logs = np.sum(np.log10(np.abs(w)), axis=-1)
@@ -114,7 +116,7 @@ def diagnose(system, traj: Trajectory, stop: Stop, note: str | None = None) -> T
             if s in (Status.CONVERGED, Status.COMPLETED, Status.MAX_STEPS):
                 messages[i] = f"{messages[i]}; {note}" if messages[i] else note
     lost = _underflow(traj)
-    for i in np.flatnonzero(np.isfinite(lost)):
+    for i in map(int, np.flatnonzero(np.isfinite(lost))):
         status[i] = Status.SOLVER_FAILED
         messages[i] = (f"float64 underflow: the product of the {traj.problem.depth} weights is "
                        f"about 1e{lost[i]:.0f}, stored as 0 although no weight is 0; the run "

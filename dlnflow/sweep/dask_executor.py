@@ -41,7 +41,7 @@ def _by_value_if_not_importable(fn: Any) -> None:
     if mod is None or name == "__main__":
         return                                  # cloudpickle sends __main__ by value already
     spec = getattr(mod, "__spec__", None)
-    if spec is None or name.startswith("_dlnflow_analysis_"):
+    if spec is None or (name or "").startswith("_dlnflow_analysis_"):
         import cloudpickle
 
         cloudpickle.register_pickle_by_value(mod)

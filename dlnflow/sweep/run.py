@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError
 from .cell import Values
@@ -81,7 +81,7 @@ class SweepResult:
     def column(self, name: str) -> list[Any]:
         """The array ``name`` of every cell, in grid order (after :meth:`check`)."""
         self.check()
-        return [v[name][1] for v in self.values]
+        return [cast(Values, v)[name][1] for v in self.values]   # check(): none is None
 
 
 def module_hash(fn: Callable) -> str:
@@ -149,8 +149,8 @@ def run_sweeps(specs: Sequence[SweepSpec], *, executor: Any = None,
             if outcome.ok:
                 res.values[i], res.codes[i] = outcome.values, res.code
                 if cs is not None:
-                    cs.put(key, outcome.values, {"fn": specs[s].fn_name, "cell": res.cells[i],
-                                                 "code": res.code})
+                    cs.put(key, cast(Values, outcome.values),
+                           {"fn": specs[s].fn_name, "cell": res.cells[i], "code": res.code})
             else:
                 res.errors[i] = outcome.error
                 failed += 1

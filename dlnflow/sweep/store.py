@@ -59,8 +59,9 @@ class CellStore:
         """Store ``values`` under ``key`` with ``about`` (function, cell, code hash)."""
         meta = {**about, "dims": {name: list(dims) for name, (dims, _) in values.items()}}
         buf = io.BytesIO()
-        np.savez(buf, **{META: np.asarray(json.dumps(meta, sort_keys=True))},
-                 **{f"v_{name}": arr for name, (_, arr) in values.items()})
+        arrays: dict[str, Any] = {META: np.asarray(json.dumps(meta, sort_keys=True)),
+                                  **{f"v_{name}": arr for name, (_, arr) in values.items()}}
+        np.savez(buf, **arrays)
         atomic_write_bytes(self.file(key), buf.getvalue())
 
     def __len__(self) -> int:

@@ -66,7 +66,7 @@ class EndToEndFlow(AbstractFlow):
         return Problem(Plain((d_in, d_out)), self.problem.objective,
                        name=f"{self.problem.name}_end_to_end")
 
-    def vector_field(self, t: jax.Array, y: tuple[jax.Array]) -> tuple[jax.Array]:
+    def vector_field(self, t: jax.Array, y: tuple[jax.Array, ...]) -> tuple[jax.Array]:
         (W,) = y
         L = self.problem.depth
         G = self.problem.grad_f(W)
