@@ -8,6 +8,10 @@ Statuses (``Status``) and the statistics schema (``STATS_KEYS``) are defined in 
 ``steps`` is the number of state updates: accepted solver steps (flows) or iterations (maps).
 ``tracked`` holds the observables sampled along the runs (``simulate(..., track=Track(...))``),
 one ``Tracked`` per name, with their own sample times.
+
+``params_stride`` s: the parameters are kept at every s-th record only (``SaveAt.params_every``
+of maps): ``params`` holds records 0, s, 2s, ... of the record axis, (N - 1) // s + 1 of them,
+at times ``params_t`` and validity ``params_valid``; s = 1 (the default): at every record.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ class Trajectory:
     kind: str                       # "flow" or "map"
     t: np.ndarray                   # (B, N)
     loss: np.ndarray                # (B, N)
-    params: Params                  # each (B, N, d_l, d_(l-1))
+    params: Params                  # each (B, M, d_l, d_(l-1)), M = (N - 1) // params_stride + 1
     valid: np.ndarray               # (B, N) bool
     status: list[Status]
     messages: list[str]
@@ -79,11 +83,22 @@ class Trajectory:
     optimal_loss: float | None = None   # F* of the problem the system trains
     batched: bool = True
     tracked: dict[str, Tracked] = dataclasses.field(default_factory=dict)
+    params_stride: int = 1          # params at records 0, s, 2s, ... (SaveAt.params_every)
 
     @property
     def batch_size(self) -> int:
         """Number of runs B (the leading axis of every record)."""
         return int(self.t.shape[0])
+
+    @property
+    def params_t(self) -> np.ndarray:
+        """(B, M) times of the parameter records (``t`` itself when params_stride is 1)."""
+        return self.t[:, ::self.params_stride]
+
+    @property
+    def params_valid(self) -> np.ndarray:
+        """(B, M) bool: True at the real parameter records, False at padding."""
+        return self.valid[:, ::self.params_stride]
 
     @property
     def iterations(self) -> np.ndarray:
@@ -101,10 +116,11 @@ class Trajectory:
         """The i-th run alone, trimmed to its valid records (batch axis of length 1 kept)."""
         n = int(self.valid[i].sum())
         sl = (slice(i, i + 1), slice(0, n))
+        sp = (slice(i, i + 1), slice(0, -(-n // self.params_stride)))
         return dataclasses.replace(
             self,
             t=self.t[sl], loss=self.loss[sl], valid=self.valid[sl],
-            params=tuple(W[sl] for W in self.params),
+            params=tuple(W[sp] for W in self.params),
             status=[self.status[i]], messages=[self.messages[i]],
             t_final=self.t_final[i:i + 1], loss_final=self.loss_final[i:i + 1],
             params_final=tuple(W[i:i + 1] for W in self.params_final),
@@ -118,14 +134,19 @@ class Trajectory:
     def concatenate(cls, parts: list[Trajectory]) -> Trajectory:
         """The runs of ``parts`` (the same system, solved in chunks) as one batch; records are
         padded to the longest (padding: NaN times and losses, the final state)."""
+        s = parts[0].params_stride
+        if any(p.params_stride != s for p in parts):
+            raise InputError("Trajectory.concatenate needs parts with the same params_stride, "
+                             f"got {sorted({p.params_stride for p in parts})}")
         N = max(p.t.shape[1] for p in parts)
+        M = (N - 1) // s + 1
 
         def pad(p: Trajectory):
             k = N - p.t.shape[1]
             nan = np.full((p.batch_size, k), np.nan)
-            params = tuple(np.concatenate([np.asarray(R), np.repeat(np.asarray(F)[:, None], k, 1)],
-                                          axis=1) for R, F in zip(p.params, p.params_final,
-                                                                  strict=True))
+            params = tuple(np.concatenate([np.asarray(R), np.repeat(np.asarray(F)[:, None],
+                                                                    M - R.shape[1], 1)], axis=1)
+                           for R, F in zip(p.params, p.params_final, strict=True))
             return (np.concatenate([p.t, nan], 1), np.concatenate([p.loss, nan], 1), params,
                     np.concatenate([p.valid, np.zeros((p.batch_size, k), bool)], 1))
 
@@ -149,11 +170,11 @@ class Trajectory:
         )
 
     def scalar_weights(self) -> np.ndarray:
-        """Scalar chains: weights as an array (B, N, L)."""
+        """Scalar chains: weights as an array (B, M, L) (M = N unless params_stride > 1)."""
         return np.stack([W[..., 0, 0] for W in self.params], axis=-1)
 
     def end_to_end(self) -> np.ndarray:
-        """End-to-end matrices (B, N, d_L, d_0) along the records."""
+        """End-to-end matrices (B, M, d_L, d_0) along the parameter records."""
         return np.asarray(self.problem.end_to_end(self.params))
 
     def summary(self) -> dict[str, Any]:

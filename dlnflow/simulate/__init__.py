@@ -23,7 +23,7 @@ from ..systems import AbstractFlow, AbstractMap
 from ..trajectory import Trajectory
 from .diagnose import diagnose
 from .events import event_solver
-from .maps import iterate_map, record_stride
+from .maps import iterate_map, params_stride, record_stride
 from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop, Track
 from .progress import Reporter, reporting
 from .track import attach, check_track, flow_save
@@ -107,8 +107,10 @@ def _check_records(system, problem: Problem, params: Params, t1, stop: Stop,
     if isinstance(system, AbstractMap):
         steps = _map_budget(system, t1, stop)
         n_rec = steps // record_stride(save, steps) + 1
-        check_memory(f"recording {B} runs x {n_rec} records x {P} parameters",
-                     float(B) * n_rec * (P + 2))
+        n_par = steps // params_stride(save, steps) + 1
+        what = f"{P} parameters" if n_par == n_rec else f"{P} parameters at {n_par} of them"
+        check_memory(f"recording {B} runs x {n_rec} records x {what}",
+                     float(B) * (n_par * P + 2 * n_rec))
     else:
         n_rec = 2 + (len(save.ts) if save.ts is not None else 0)
         if save.steps:
@@ -141,7 +143,7 @@ def _run_flow(system: AbstractFlow, params: Params, t1: float | None, solver: An
     if t1 is None:
         raise InputError("a flow needs t1 (the time horizon)")
     t1 = check_positive("t1", t1)
-    if save.every is not None:
+    if save.every is not None:      # params_every needs every: refused with it
         raise InputError("SaveAt.every applies to maps; a flow records at SaveAt.ts or "
                          "SaveAt.steps")
     solver = Solver(solver) if isinstance(solver, str) else (solver or Solver(DEFAULT_SOLVER))

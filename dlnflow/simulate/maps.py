@@ -78,11 +78,13 @@ def map_devices(batch: int) -> int:
 
 @eqx.filter_jit
 def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, diverge_factor,
-              stall_tol, tick=None):
+              stall_tol, tick=None, pstride=None):
     """``_map_loop_one`` on one device, or with the runs split evenly over ``devices`` CPU devices
     (shard_map; the batch is padded by repeating its last run). Each device's loop stops on its
-    own; runs never interact, so the results do not depend on the split."""
-    args = (max_steps, stride, block, thr, fstar, diverge_factor, stall_tol)
+    own; runs never interact, so the results do not depend on the split. ``pstride``: the
+    iterations between parameter records (None: ``stride``)."""
+    pstride = stride if pstride is None else pstride
+    args = (max_steps, stride, pstride, block, thr, fstar, diverge_factor, stall_tol)
     if devices == 1:
         return _map_loop_one(system, params, *args, tick)
     B = params[0].shape[0]
@@ -95,8 +97,8 @@ def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, div
     recs = jax.sharding.PartitionSpec(None, "runs")
 
     def local(dynamic, params, thr, fstar, diverge_factor, stall_tol):
-        out = _map_loop_one(eqx.combine(dynamic, static), params, max_steps, stride, block, thr,
-                            fstar, diverge_factor, stall_tol, tick)
+        out = _map_loop_one(eqx.combine(dynamic, static), params, max_steps, stride, pstride,
+                            block, thr, fstar, diverge_factor, stall_tol, tick)
         return (out[0][None], *out[1:])
 
     out = jax.shard_map(local, mesh=mesh, in_specs=(rep, runs, rep, rep, rep, rep),
@@ -107,8 +109,8 @@ def _map_loop(system, params, max_steps, stride, block, devices, thr, fstar, div
             tuple(R[:, :B] for R in rec_x), rec_loss[:, :B])
 
 
-def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_factor,
-                  stall_tol, tick=None):
+def _map_loop_one(system, params, max_steps, stride, pstride, block, thr, fstar,
+                  diverge_factor, stall_tol, tick=None):
     """Iterate the map over the batch (leading axis of every W_l), each run stopping on its own.
 
     A fully checked step (non-finite or exploded state -> diverged, keeping the last finite
@@ -120,17 +122,20 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
     Fixed points (a step moving no weight by more than stall_tol) are looked for at block starts,
     iterations k = 0, block, 2 block, ... (exact fixed points persist, so none is missed): a run
     whose iterate x_k is one stops there with iteration k. Positive stall tolerances use blocks
-    of 1. The results do not depend on the batch or its split over devices.
+    of 1. The results do not depend on the batch or its split over devices. Losses are
+    recorded at iterations k = 0, stride, 2 stride, ..., parameters at k = 0, pstride, ...
+    (pstride a multiple of stride).
     """
     loss_step_b, loss_b = _steppers(system, len(params) == 1 and params[0].ndim == 2)
     B = params[0].shape[0]
     n_rec = max_steps // stride + 1
+    n_par = max_steps // pstride + 1
     loss0 = loss_b(params)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
     at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
     done0 = loss0 - fstar <= thr
     code0 = jnp.where(done0, _CONVERGED, -1)
-    rec_x = tuple(jnp.zeros((n_rec, *W.shape)).at[0].set(W) for W in params)
+    rec_x = tuple(jnp.zeros((n_par, *W.shape)).at[0].set(W) for W in params)
     rec_loss = jnp.full((n_rec, B), jnp.nan).at[0].set(loss0)
     carry = (jnp.asarray(0), params, loss0, done0, code0, jnp.zeros(B, dtype=jnp.int64),
              rec_x, rec_loss)
@@ -141,7 +146,13 @@ def _map_loop_one(system, params, max_steps, stride, block, thr, fstar, diverge_
             j = k // stride
             return tuple(R.at[j].set(W) for R, W in zip(rx, x, strict=True)), rl.at[j].set(loss)
 
-        return jax.lax.cond(k % stride == 0, write, lambda b: b, (rec_x, rec_loss))
+        if pstride == stride:
+            return jax.lax.cond(k % stride == 0, write, lambda b: b, (rec_x, rec_loss))
+        rec_loss = jax.lax.cond(k % stride == 0, lambda rl: rl.at[k // stride].set(loss),
+                                lambda rl: rl, rec_loss)
+        rec_x = jax.lax.cond(k % pstride == 0, lambda rx: tuple(
+            R.at[k // pstride].set(W) for R, W in zip(rx, x, strict=True)), lambda rx: rx, rec_x)
+        return rec_x, rec_loss
 
     def checked_step(carry):
         k, x, loss, done, code, iters, rec_x, rec_loss = carry
@@ -246,10 +257,15 @@ def record_stride(save: SaveAt, max_steps: int) -> int:
     return save.every if save.every is not None else max(1, max_steps // 1000)
 
 
+def params_stride(save: SaveAt, max_steps: int) -> int:
+    """Iterations between parameter records: SaveAt.params_every, else the record stride."""
+    return save.params_every if save.params_every is not None else record_stride(save, max_steps)
+
+
 def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop, save: SaveAt,
                 fstar: float) -> Trajectory:
     """Run the map from the batch ``params`` for at most ``max_steps`` iterations."""
-    stride = record_stride(save, max_steps)
+    stride, pstride = record_stride(save, max_steps), params_stride(save, max_steps)
     thr, has_threshold = stop.threshold, stop.loss is not None
     block = block_size(stride, exact_stall=stop.stall_tol > 0)
     devices = map_devices(int(params[0].shape[0]))
@@ -260,7 +276,7 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
                     jnp.asarray(fstar), jnp.asarray(stop.diverge_factor),
                     jnp.asarray(stop.stall_tol),
                     progress_tick(float(params[0].shape[0]) * max_steps * problem.num_params
-                                  * max(problem.widths)))
+                                  * max(problem.widths)), pstride=pstride)
     k, final, loss, done, code, iters, rec_params, rec_loss = jax.device_get(out)
     if flat:
         final = unflatten_np(problem, np.asarray(final[0]))
@@ -275,7 +291,8 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     eta = system.eta
     t = np.where(valid, kgrid * eta, np.nan)
     rec_loss = np.where(valid, np.asarray(rec_loss).T, np.nan)
-    rec = tuple(np.where(valid[:, :, None, None], np.swapaxes(np.asarray(R), 0, 1), Wf[:, None])
+    pvalid = np.arange(rec_params[0].shape[0])[None, :] * pstride <= iters[:, None]
+    rec = tuple(np.where(pvalid[:, :, None, None], np.swapaxes(np.asarray(R), 0, 1), Wf[:, None])
                 for R, Wf in zip(rec_params, final, strict=True))
     messages = []
     for c, it in zip(code, iters, strict=True):
@@ -292,10 +309,11 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     B = len(code)
     return Trajectory(
         problem=system.state_problem, kind="map", t=t, loss=rec_loss, params=rec, valid=valid,
-        status=[BY_CODE[c] for c in code], messages=messages,
+        status=[BY_CODE[c] for c in code], messages=messages, params_stride=pstride // stride,
         t_final=iters * eta, loss_final=np.asarray(loss), params_final=final,
         steps=iters, stats=stats(B, iterations=iters, accepted_steps=iters, rejected_steps=0,
                                  jacobian_evals=0, lu_factorisations=0),
         metadata={"backend": "maps", "record_every": stride, "max_steps": max_steps,
-                  "block": block, "devices": devices},
+                  "block": block, "devices": devices,
+                  **({"params_every": pstride} if pstride != stride else {})},
     )

@@ -97,11 +97,17 @@ class SaveAt:
 
     ``ts``: flow times in [0, t1] (dense output). ``steps``: every accepted solver step
     (flows). ``every``: every k-th iteration (maps; default: about 1,000 records).
+    ``params_every`` (maps): the parameters only every m-th iteration, m a multiple of
+    ``every`` (t and the loss stay at ``every``): a deep network's loss at every step without
+    its P parameters at every step. ``Trajectory.params`` then holds the records 0,
+    m / every, 2 m / every, ... of the record axis (``Trajectory.params_t``); the final state
+    is ``params_final`` as always. None: the parameters at every record.
     """
 
     ts: Sequence[float] | None = None
     steps: bool = False
     every: int | None = None
+    params_every: int | None = None
 
     def __post_init__(self):
         if self.ts is not None:
@@ -111,6 +117,15 @@ class SaveAt:
             object.__setattr__(self, "ts", tuple(float(t) for t in ts))
         if self.every is not None:
             object.__setattr__(self, "every", check_positive_int("SaveAt.every", self.every))
+        if self.params_every is not None:
+            m = check_positive_int("SaveAt.params_every", self.params_every)
+            if self.every is None:
+                raise InputError("SaveAt.params_every needs SaveAt.every (the loss records it "
+                                 "is a multiple of)")
+            if m % self.every:
+                raise InputError(f"SaveAt.params_every must be a multiple of SaveAt.every="
+                                 f"{self.every}, got {m}")
+            object.__setattr__(self, "params_every", m)
 
     def times(self, t1: float) -> np.ndarray:
         """The requested flow times as an array, checked against the horizon t1."""

@@ -4,9 +4,9 @@ and the observables there (``dlnflow.observables``), into ``Trajectory.tracked``
 The solver loops are not changed. Flows: the sample times join ``SaveAt.ts`` for the solve (dense
 output: the steps are the same) and the records they added are taken out again, so the loss
 records are those of the untracked solve. Maps: the iterate at k is the recorded iterate at the
-largest record stride multiple <= k (or the previous sample, if later) advanced by the map itself;
-with ``every`` a multiple of ``SaveAt.every`` no extra step is taken, and never more than the
-run's own iterations.
+largest multiple <= k of the parameter record stride (``SaveAt.params_every``, else
+``SaveAt.every``), or the previous sample if later, advanced by the map itself; with ``every`` a
+multiple of that stride no extra step is taken, and never more than the run's own iterations.
 """
 
 from __future__ import annotations
@@ -108,9 +108,10 @@ def _advance(system: AbstractMap, params: Params, n: jax.Array) -> Params:
 
 def _map_samples(system: AbstractMap, traj: Trajectory, track: Track):
     """(times, iterations, states): iterates at k = 0, every, ... < iters, and the last one."""
-    every, stride = int(track.every), int(traj.metadata["record_every"])
+    every = int(track.every)
+    stride = int(traj.metadata["record_every"]) * traj.params_stride   # parameter records
     iters = np.asarray(traj.steps, dtype=int)
-    B, n_rec = traj.t.shape
+    B, n_rec = traj.params[0].shape[:2]
     grid = np.arange(0, int(iters.max()), every)          # may be empty: only final samples
     cur, cur_k, at_grid = None, -1, []
     for k in grid:
