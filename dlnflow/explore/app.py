@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import html
 import time
+from typing import Any, cast
 
 import numpy as np
 from bokeh.document import Document
@@ -126,8 +127,8 @@ class ExploreApp:
         """Change the setting (depth, target, eta, steps). A new depth or target rescales eta
         to the same fraction of the new threshold and clears the runs (another portrait)."""
         old = self.setting
-        kw = {"depth": old.depth, "target": old.target, "eta": old.eta, "steps": old.steps,
-              "grid": old.grid}
+        kw: dict[str, Any] = {"depth": old.depth, "target": old.target, "eta": old.eta,
+                              "steps": old.steps, "grid": old.grid}
         kw.update({k: v for k, v in changes.items() if v is not None})
         kw["depth"] = int(kw["depth"]) if float(kw["depth"]).is_integer() else kw["depth"]
         kw["steps"] = int(kw["steps"]) if float(kw["steps"]).is_integer() else kw["steps"]
@@ -135,7 +136,7 @@ class ExploreApp:
         try:
             if new_portrait and "eta" not in changes:
                 probe = Setting(depth=kw["depth"], target=kw["target"])
-                kw["eta"] = old.eta / old.threshold * probe.threshold
+                kw["eta"] = cast(float, old.eta) / old.threshold * probe.threshold
             setting = Setting(**kw)
             warm_setting(setting)
         except InputError as exc:

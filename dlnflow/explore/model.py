@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Any, cast
 
 import contourpy
 import numpy as np
@@ -79,7 +80,7 @@ class Setting:
     @property
     def t1(self) -> float:
         """The common horizon t1 = n eta."""
-        return self.steps * self.eta
+        return self.steps * cast(float, self.eta)      # set in __post_init__
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
@@ -109,7 +110,7 @@ def _problem(depth: int, target: float) -> Problem:
 
 def _lines(X: np.ndarray, Y: np.ndarray, Z: np.ndarray, level: float) -> tuple[list, list]:
     """Level set Z = level as polylines (contourpy), lists of x and y arrays."""
-    lines = contourpy.contour_generator(X, Y, Z).lines(level)
+    lines: Any = contourpy.contour_generator(X, Y, Z).lines(level)    # (n, 2) arrays
     return [ln[:, 0] for ln in lines], [ln[:, 1] for ln in lines]
 
 
@@ -181,7 +182,7 @@ class Run:
     limit_threshold: float | None
 
 
-def _records(traj, length: int) -> tuple[np.ndarray, ...]:
+def _records(traj, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """(t, weights (N, L), loss, D_1) at the valid records of the one run of ``traj``, and its
     drift max_(l, t) |D_l(t) - D_l(0)| (as ``dlnflow.invariants.drift``). The imbalances are
     taken on the records padded to ``length`` (the last one repeated), a shape fixed per
@@ -203,8 +204,9 @@ def run_from(setting: Setting, w1: float, w2: float) -> Run:
     floor = LOSS_FLOOR * setting.target ** 2
     flow = simulate(GradientFlow(prob), p0, t1=setting.t1, solver=FLOW_SOLVER,
                     stop=Stop(loss=floor), save=SaveAt(ts=np.linspace(0.0, setting.t1,
-                                                                      FLOW_POINTS)))
-    gd = simulate(GradientDescent(prob, setting.eta), p0,
+                                                                      FLOW_POINTS).tolist()))
+    eta = cast(float, setting.eta)
+    gd = simulate(GradientDescent(prob, eta), p0,
                   stop=Stop(loss=floor, max_steps=setting.steps), save=SaveAt(every=1))
     ft, fw, fl, fd, f_drift = _records(flow, FLOW_POINTS + 2)    # the ts, the start, the end
     gt, gw, gl, gdd, g_drift = _records(gd, setting.steps + 1)
@@ -212,7 +214,7 @@ def run_from(setting: Setting, w1: float, w2: float) -> Run:
     if flow.loss_final[0] - float(prob.optimal_loss or 0.0) < 1e-8 * setting.target ** 2:
         limit = stability_threshold(prob, np.asarray(prob.scalar_weights(flow.params_final))[0])
         limit = limit if math.isfinite(limit) else None
-    return Run(start=w0, eta=setting.eta, flow_t=ft, flow_w=fw, flow_loss=fl,
+    return Run(start=w0, eta=eta, flow_t=ft, flow_w=fw, flow_loss=fl,
                flow_imbalance=fd, flow_status=str(flow.status[0]),
                flow_drift=f_drift, gd_t=gt, gd_w=gw, gd_loss=gl,
                gd_imbalance=gdd, gd_status=str(gd.status[0]), gd_drift=g_drift,

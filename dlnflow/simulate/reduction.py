@@ -17,11 +17,13 @@ import contextlib
 import math
 import os
 import sys
+from typing import cast
 
 import numpy as np
 import scipy.integrate
 import scipy.optimize
 
+from ..architecture import Plain
 from ..errors import InputError
 from ..scalar_chain import ReducedChain, reduce_chain, scalar_loss
 from ..status import Status, stats
@@ -99,22 +101,27 @@ def _integrate(run: _Run, x0: float, t1: float, solver: Solver, target: float | 
         if target is not None and loss <= target:
             t_ev, x_ev = _event(run, t_old, x_old, ode.t, x_new, target)
             while i_ts < ts.size and ts[i_ts] < t_ev:
-                rec_t.append(ts[i_ts]), rec_x.append(float(dense(ts[i_ts])[0]))
+                rec_t.append(ts[i_ts])
+                rec_x.append(float(dense(ts[i_ts])[0]))
                 i_ts += 1
-            rec_t.append(t_ev), rec_x.append(x_ev)
+            rec_t.append(t_ev)
+            rec_x.append(x_ev)
             code = "event"
             break
         while i_ts < ts.size and ts[i_ts] <= ode.t:
             if 0 < ts[i_ts] < t1:
-                rec_t.append(ts[i_ts]), rec_x.append(float(dense(ts[i_ts])[0]))
+                rec_t.append(ts[i_ts])
+                rec_x.append(float(dense(ts[i_ts])[0]))
             i_ts += 1
         if not abs(loss) <= limit:
             code = "diverged"
             break
         if save_steps and ode.t < t1:
-            rec_t.append(ode.t), rec_x.append(x_new)
+            rec_t.append(ode.t)
+            rec_x.append(x_new)
     if code != "event" and last[0] > rec_t[-1]:
-        rec_t.append(last[0]), rec_x.append(last[1])
+        rec_t.append(last[0])
+        rec_x.append(last[1])
     counts = {"field_evals": ode.nfev + 1, "jacobian_evals": ode.njev,
               "lu_factorisations": ode.nlu, "accepted_steps": n_acc}
     return np.asarray(rec_t), np.asarray(rec_x), code, counts
@@ -163,7 +170,7 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
                          f"{'a scalar chain' if problem.is_scalar_chain else 'matrix layers'}; "
                          "use rodas4 or another solver")
     f, fprime, f_min = scalar_loss(problem.objective)
-    scale = problem.architecture.output_scale
+    scale = cast(Plain, problem.architecture).output_scale     # a scalar chain is Plain
     w0 = np.stack([np.asarray(W)[:, 0, 0] for W in params], axis=-1)         # (B, L)
     B, L = w0.shape
     target = fstar + stop.threshold if stop.loss is not None else None
@@ -199,13 +206,14 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     rows_idx = np.arange(B)
     t_final, loss_final = t[rows_idx, last], loss[rows_idx, last]
     final = unflatten_np(problem, Y[rows_idx, last])
-    codes = np.asarray(codes)
+    code_arr = np.asarray(codes)
     status, messages = flow_statuses(
-        loss[:, 0], loss_final, t_final, codes == "event", codes == "horizon", codes == "cap",
+        loss[:, 0], loss_final, t_final, code_arr == "event", code_arr == "horizon",
+        code_arr == "cap",
         stop, fstar, t1, max_steps, "reduction (LSODA on the 1-D ODE)")
-    for i, c in enumerate(codes):
+    for i, code in enumerate(codes):
         if status[i] == Status.SOLVER_FAILED:
-            messages[i] = f"reduction (LSODA) at t={t_final[i]:g}: {c[len('failed: '):]}"
+            messages[i] = f"reduction (LSODA) at t={t_final[i]:g}: {code[len('failed: '):]}"
     tt, loss_rec, rec, valid = compact_records(t, loss, unflatten_np(problem, Y), valid, final)
     per = {k: np.array([c[k] for c in counts]) for k in counts[0]}
     return Trajectory(
