@@ -35,7 +35,7 @@ RC: dict[RcKeyType, Any] = {
     "ytick.labelsize": 7,
     "lines.linewidth": 1.2,
     "lines.markersize": 3,
-    "axes.prop_cycle": plt.cycler(color=PALETTE),
+    "axes.prop_cycle": matplotlib.rcsetup.cycler(color=PALETTE),
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.dpi": 150,
