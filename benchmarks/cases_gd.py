@@ -82,7 +82,8 @@ def case_gd_matrix(q: bool, n: int) -> None:
 
 def case_deep(q: bool, n: int) -> None:
     """Depth 20 (and 40), width 50 regression, loss every step, one start, compile included:
-    dlnflow vs a plain jitted lax.scan of jax.grad."""
+    dlnflow (``SaveAt(every=1, params_every=steps)``: the parameters at the start and the end,
+    as the baseline keeps them) vs a plain jitted lax.scan of jax.grad."""
     steps, eta = (200 if q else 2000), 1e-2
     for depth in ((20,) if q else (20, 40)):
         a = worker("deep_gd", n, True, depth=depth, width=50, steps=steps, eta=eta,

@@ -100,17 +100,20 @@ def gd_matrix(depth: int, width: int, starts: int, steps: int, eta: float,
 
 
 def deep_gd(depth: int, width: int, steps: int, eta: float, impl: str) -> dict:
-    """GD on the deep regression network, loss every step, compile included: dlnflow or the
-    plain lax.scan of jax.grad (``baselines.lax_scan_gd``) on the same loss."""
+    """GD on the deep regression network, loss every step, compile included: dlnflow (the
+    parameters recorded at the start and the end only, ``SaveAt.params_every``, as the baseline
+    keeps them; impl "dlnflow_all_params": at every step too) or the plain lax.scan of jax.grad
+    (``baselines.lax_scan_gd``) on the same loss."""
     import jax
     import jax.numpy as jnp
 
     import dlnflow as dl
     prob, X, Y, params = deep_problem(depth, width)
     t0 = time.perf_counter()
-    if impl == "dlnflow":
+    if impl in ("dlnflow", "dlnflow_all_params"):
+        save = dl.SaveAt(every=1, params_every=None if impl == "dlnflow_all_params" else steps)
         traj = dl.simulate(dl.GradientDescent(prob, eta), params,
-                           stop=dl.Stop(max_steps=steps), save=dl.SaveAt(every=1))
+                           stop=dl.Stop(max_steps=steps), save=save)
         losses = np.asarray(traj.loss[0])
     else:
         from baselines import lax_scan_gd
