@@ -33,8 +33,8 @@ import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,7 +44,6 @@ from .figure_cache import (
     CACHE_DIRNAME,
     hold_out_dir,
     load_cache_entry,
-    sha256_hex,
     store_cache_entry,
 )
 from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accepts)
@@ -54,6 +53,13 @@ from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accept
     check_out_dir,
     figure_bytes,
     parse_formats,
+)
+from .figure_run import (  # noqa: F401  (FigureResult, time_table: the pipeline's API)
+    Computed,
+    FigureResult,
+    failed,
+    render_one,
+    time_table,
 )
 from .io import dumps, to_jsonable
 from .provenance import package_versions
@@ -168,20 +174,6 @@ def cache_key(name: str, config: dict, quick: bool, code: str) -> str:
 
 
 # ------------------------------------------------------------------------------ runner
-@dataclasses.dataclass
-class FigureResult:
-    name: str
-    title: str
-    status: str                 # "computed", "cached" or "failed"
-    files: dict[str, str]       # file name -> sha256
-    key: str
-    seconds: float              # wall time of the whole figure (compute + render + write)
-    error: str | None = None
-    note: str | None = None     # why a cache entry present was not used (then recomputed)
-    compute_s: float = 0.0      # wall time of compute (0 when cached)
-    render_s: float = 0.0       # wall time of render and of writing the files
-
-
 def select(registry: dict[str, Analysis], names: Sequence[str] | None) -> list[Analysis]:
     """The analyses named (all loadable ones if none); InputError on an unknown name."""
     if not names:
@@ -206,7 +198,8 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
     None keeps the default, in this process. The numbers, and so the cache, do not depend on it.
 
     Returns a JSON-ready report: out folder, per figure its status (computed/cached/failed),
-    files with sha256, seconds, note (why a cache entry was rejected); and the lists
+    files with sha256, wall seconds (``seconds``, ``compute_s``, ``render_s``), note (why a
+    cache entry was rejected); the run's wall ``seconds``; and the lists
     ``computed``, ``cached``, ``failed`` and ``recomputed`` (computed because its cache entry
     was rejected: a subset of ``computed``).
     """
@@ -223,16 +216,24 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
 
         scope = executor_scope(executor, workers)
     lock = hold_out_dir(out)
+    t_run = time.perf_counter()
     try:
         pkg = package_hash()
         versions = package_versions()
         results: list[FigureResult] = []
         bar = tqdm(chosen, desc="figures", unit="fig", leave=False, file=sys.stderr,
                    disable=None if progress is None else not progress)
-        with scope:
+        # Figure i is rendered and written on one background thread while figure i + 1
+        # computes: XLA compiles and runs release the GIL, so the two overlap on two cores.
+        # One render thread, in order: the bytes are those of a serial run.
+        pending: list[Future | FigureResult] = []
+        with scope, ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as pool:
             for an in bar:
                 bar.set_postfix_str(an.name)
-                results.append(_run_one(an, quick, out, fmts, force, pkg, versions, log))
+                done = _compute_one(an, quick, out, force, pkg, versions, log)
+                pending.append(done if isinstance(done, FigureResult)
+                               else pool.submit(render_one, done, out, fmts, log))
+            results = [p if isinstance(p, FigureResult) else p.result() for p in pending]
         _update_manifest(out, results, quick)
     finally:
         if lock is not None:
@@ -244,15 +245,16 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
         "cached": [r.name for r in results if r.status == "cached"],
         "failed": [r.name for r in results if r.status == "failed"],
         "recomputed": [r.name for r in results if r.status == "computed" and r.note],
+        "seconds": time.perf_counter() - t_run,
     }
     return report
 
 
-def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force: bool,
-             pkg: str, versions: dict[str, str], log: Callable[[str], None] | None
-             ) -> FigureResult:
+def _compute_one(an: Analysis, quick: bool, out: Path, force: bool, pkg: str,
+                 versions: dict[str, str], log: Callable[[str], None] | None
+                 ) -> Computed | FigureResult:
+    """The figure's data from the cache or from ``compute`` (then cached), or its failure."""
     t0 = time.perf_counter()
-    compute_s = 0.0
     if an.module is None:
         return FigureResult(an.name, an.title, "failed", {}, "", 0.0, an.error)
     mod = an.module
@@ -261,75 +263,29 @@ def _run_one(an: Analysis, quick: bool, out: Path, fmts: tuple[str, ...], force:
     key = cache_key(an.name, config, quick, code)
     cache_path = out / CACHE_DIRNAME / f"{an.name}-{key[:20]}.json"
     record, note = (None, None) if force else load_cache_entry(cache_path, key)
-    status = "cached"
+    if record is not None:
+        return Computed(an, config, record, key, "cached", note, time.perf_counter() - t0, 0.0)
+    if log:
+        log(f"recomputing {an.name}: {note}" if note else f"computing {an.name}")
+    tc = time.perf_counter()
     try:
-        if record is None:
-            if log:
-                log(f"recomputing {an.name}: {note}" if note else f"computing {an.name}")
-            tc = time.perf_counter()
-            data = mod.compute(json.loads(dumps(config)))
-            provenance = {"analysis": an.name, "title": str(mod.TITLE), "config": config,
-                          "quick": bool(quick), "key": key, "code_version": code,
-                          "versions": versions}
-            blob = store_cache_entry(cache_path, {"data": to_jsonable(data),
-                                                  "provenance": provenance})
-            record = json.loads(blob)      # render from the JSON form, as from the cache
-            status = "computed"
-            compute_s = time.perf_counter() - tc
-            if log:
-                log(f"computed {an.name} in {compute_s:.1f} s")
-        tr = time.perf_counter()
-        files: dict[str, str] = {}
-        data = record["data"]
-        data_bytes = (dumps(record, indent=1) + "\n").encode()
-        _write(out / f"{an.name}.json", data_bytes)
-        files[f"{an.name}.json"] = sha256_hex(data_bytes)
-        from .plot.style import paper_style
-
-        with paper_style():
-            fig = mod.render(data, config)
-        try:
-            for fmt in fmts:
-                blob = figure_bytes(fig, fmt)
-                _write(out / f"{an.name}.{fmt}", blob)
-                files[f"{an.name}.{fmt}"] = sha256_hex(blob)
-        finally:
-            import matplotlib.pyplot as plt
-            plt.close(fig)
-        if hasattr(mod, "tables"):
-            for fname, text in sorted(mod.tables(data, config).items()):
-                if "/" in fname or fname.startswith("."):
-                    raise InputError(f"{an.name}.tables: bad file name {fname!r}")
-                _write(out / fname, text.encode("utf-8"))
-                files[fname] = sha256_hex(text.encode("utf-8"))
+        data = mod.compute(json.loads(dumps(config)))
+        provenance = {"analysis": an.name, "title": str(mod.TITLE), "config": config,
+                      "quick": bool(quick), "key": key, "code_version": code,
+                      "versions": versions}
+        blob = store_cache_entry(cache_path, {"data": to_jsonable(data),
+                                              "provenance": provenance})
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 (report and go on with the other figures)
-        tb = traceback.format_exc(limit=-3)
-        if log:
-            log(f"failed {an.name}: {type(exc).__name__}: {exc}\n{tb}")
-        return FigureResult(an.name, an.title, "failed", {}, key, time.perf_counter() - t0,
-                            f"{type(exc).__name__}: {exc}", note, compute_s)
-    end = time.perf_counter()
-    return FigureResult(an.name, an.title, status, files, key, end - t0, None, note, compute_s,
-                        end - tr)
-
-
-def time_table(report: dict[str, Any]) -> str:
-    """The per-figure wall times of a run's report: ``name  compute s  render s  total s`` rows
-    (render includes writing the files; compute is 0 for a cached figure) and their sums. For
-    the log only: wall-clock times never enter a data file."""
-    figs = report["figures"]
-    width = max([len("figure"), *(len(n) for n in figs)])
-    head = f"{'figure':<{width}}  {'compute s':>9}  {'render s':>8}  {'total s':>7}"
-    rows = [head]
-    tot = [0.0, 0.0, 0.0]
-    for name, r in figs.items():
-        vals = (float(r["compute_s"]), float(r["render_s"]), float(r["seconds"]))
-        tot = [a + b for a, b in zip(tot, vals, strict=True)]
-        rows.append(f"{name:<{width}}  {vals[0]:9.1f}  {vals[1]:8.1f}  {vals[2]:7.1f}")
-    rows.append(f"{'total':<{width}}  {tot[0]:9.1f}  {tot[1]:8.1f}  {tot[2]:7.1f}")
-    return "\n".join(rows)
+        end = time.perf_counter()
+        return failed(an, key, end - t0, note, end - tc, exc, log)
+    compute_s = time.perf_counter() - tc
+    if log:
+        log(f"computed {an.name} in {compute_s:.1f} s")
+    # render from the JSON form, as from the cache
+    return Computed(an, config, json.loads(blob), key, "computed", note,
+                    time.perf_counter() - t0, compute_s)
 
 
 def _update_manifest(out: Path, results: list[FigureResult], quick: bool) -> None:

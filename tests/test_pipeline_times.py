@@ -16,7 +16,8 @@ ANALYSIS = (
 def _rows(table: str) -> dict[str, list[float]]:
     lines = table.splitlines()
     assert lines[0].split() == ["figure", "compute", "s", "render", "s", "total", "s"]
-    return {ln.split()[0]: [float(v) for v in ln.split()[1:]] for ln in lines[1:]}
+    assert lines[-1].startswith("wall time of the run: ") and lines[-1].endswith(" s")
+    return {ln.split()[0]: [float(v) for v in ln.split()[1:]] for ln in lines[1:-1]}
 
 
 def test_time_table_rows_add_up_and_stay_out_of_the_data(tmp_path):
@@ -42,6 +43,8 @@ def test_time_table_rows_add_up_and_stay_out_of_the_data(tmp_path):
         exact = sum(r[k] for r in figs.values()
                     for k in [("compute_s", "render_s", "seconds")[col]])
         assert abs(rows["total"][col] - exact) <= 0.05 + 1e-12
+    # each figure's look-up, compute and render are disjoint parts of the run
+    assert max(r["seconds"] for r in figs.values()) <= report["seconds"]
     for p in out.rglob("*.json"):    # wall times never enter a data file or the manifest
         assert "compute_s" not in p.read_text() and "render_s" not in p.read_text()
         json.loads(p.read_text())
