@@ -14,7 +14,7 @@ NAME = "gd_basins"
 TITLE = "GD basins on the two-layer chain: minimum branches, saddle, period-2 orbits, divergence"
 CONFIG = {"target": 1.0, "etas": [0.6, 1.08], "grid": 200, "extent": [-2.0, 2.0, -2.0, 2.0],
           "max_steps": 3000, "tol": 1e-20}
-QUICK = {**CONFIG, "grid": 40, "max_steps": 1500}
+QUICK = {**CONFIG, "grid": 32, "max_steps": 1000}
 
 
 def compute(config: dict) -> dict:
