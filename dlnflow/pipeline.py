@@ -20,6 +20,9 @@ Contract of an analysis module (docs/CONTRIBUTING.md): NAME, TITLE, CONFIG, QUIC
 * Outputs ``<out>/<name>.<fmt>`` (pdf, png, svg without timestamps: byte-identical on reruns),
   ``<out>/<name>.json`` (data + provenance), extra tables, and ``<out>/manifest.json`` (each
   figure's files and their sha256). All writes are atomic (:mod:`dlnflow.io`).
+* Figure i is rendered and written (:mod:`dlnflow.figure_run`) on one background thread while
+  figure i + 1 computes; the report carries wall seconds per figure (compute, render) and for
+  the run, which ``dlnflow figures`` prints as a table on stderr (never in a data file).
 """
 
 from __future__ import annotations
