@@ -31,7 +31,8 @@ def test_stiff_start_fails_with_the_step_size_named():
     scipy's Radau, whose least step is relative to t, gets through and converges."""
     prob = dl.Problem.scalar_chain(3, 1.0)
     w0 = np.full(3, 1e3)
-    ro = dl.simulate(dl.GradientFlow(prob), w0, t1=100.0, stop=dl.Stop(loss=1e-8))
+    ro = dl.simulate(dl.GradientFlow(prob), w0, t1=100.0, solver="rodas4",
+                     stop=dl.Stop(loss=1e-8))
     assert ro.status == [dl.Status.SOLVER_FAILED]
     assert "1e-14 t1" in ro.messages[0] and "finite field" in ro.messages[0]
     ra = dl.simulate(dl.GradientFlow(prob), w0, t1=100.0, solver="Radau",
@@ -91,13 +92,16 @@ def test_memory_limit_refuses_up_front_and_chunks(monkeypatch):
                     save=dl.SaveAt(every=1))
     matrix = dl.Problem.target_matrix(np.diag([2.0, 1.0]), depth=3, width=40)   # P = 1760
     with pytest.raises(dl.InputError, match="Jacobian of one run of 1760 parameters"):
-        dl.simulate(dl.GradientFlow(matrix), dl.init.lecun_normal(matrix, key=0), t1=1.0)
+        dl.simulate(dl.GradientFlow(matrix), dl.init.lecun_normal(matrix, key=0), t1=1.0,
+                    solver="rodas4")
     # 640 B: the records (4 runs x 4 x (3 + 2) x 8 B) fit, 2 of the 216 B Jacobians at a time
     monkeypatch.setenv("DLNFLOW_MEMORY_LIMIT", "640")
     starts = np.array([[0.5, 1.0, 1.5], [0.3, -0.7, 1.2], [1.1, 0.9, 0.8], [0.2, 0.2, 2.0]])
-    chunked = dl.simulate(dl.GradientFlow(prob), starts, t1=5.0, save=dl.SaveAt(ts=[1.0, 2.0]))
+    chunked = dl.simulate(dl.GradientFlow(prob), starts, t1=5.0, solver="rodas4",
+                          save=dl.SaveAt(ts=[1.0, 2.0]))
     monkeypatch.delenv("DLNFLOW_MEMORY_LIMIT")
-    whole = dl.simulate(dl.GradientFlow(prob), starts, t1=5.0, save=dl.SaveAt(ts=[1.0, 2.0]))
+    whole = dl.simulate(dl.GradientFlow(prob), starts, t1=5.0, solver="rodas4",
+                        save=dl.SaveAt(ts=[1.0, 2.0]))
     assert chunked.status == whole.status and chunked.batch_size == 4
     np.testing.assert_array_equal(chunked.t_final, whole.t_final)
     for a, b in zip(chunked.params_final, whole.params_final, strict=True):
@@ -115,7 +119,8 @@ def test_progress_goes_to_stderr_only(system, capfd, monkeypatch):
     w0 = np.array([[0.5, 1.0, 1.5], [0.3, -0.7, 1.2]])
     if system == "flow":
         run = lambda **kw: dl.simulate(dl.GradientFlow(prob), w0, t1=1e3,  # noqa: E731
-                                       solver=dl.Solver(rtol=1e-13, atol=1e-15), **kw)
+                                       solver=dl.Solver("rodas4", rtol=1e-13, atol=1e-15),
+                                       **kw)
     else:
         run = lambda **kw: dl.simulate(dl.GradientDescent(prob, 0.001), w0,  # noqa: E731
                                        stop=dl.Stop(max_steps=5000), **kw)

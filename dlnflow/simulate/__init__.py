@@ -1,8 +1,9 @@
 """simulate(system, params0, ...) -> Trajectory: the one front door for flows and maps.
 
-Flows are solved by one of three backends, one module each (the way scipy puts one method per
-file behind ``solve_ivp``): ``rodas4`` (dlnflow's batched RODAS4, the default), ``diffrax``
-(vmapped diffeqsolve) and ``scipy`` (run by run). Maps run in ``maps``. Every backend gives the
+Flows are solved by one of four backends, one module each (the way scipy puts one method per
+file behind ``solve_ivp``): ``rodas4`` (dlnflow's batched RODAS4), ``diffrax`` (vmapped
+diffeqsolve), ``scipy`` (run by run) and ``reduction`` (scalar chains' exact 1-D flow); the
+default solver "auto" picks one per system (``auto``). Maps run in ``maps``. Every backend gives the
 same statuses (``Status``), the same statistics keys (``STATS_KEYS``) and honours every option
 or rejects it with an InputError naming it.
 """
@@ -21,6 +22,7 @@ from ..provenance import package_versions
 from ..resources import check_memory, memory_limit
 from ..systems import AbstractFlow, AbstractMap
 from ..trajectory import Trajectory
+from .auto import resolve
 from .diagnose import diagnose
 from .events import event_solver
 from .maps import iterate_map, params_stride, record_stride
@@ -52,7 +54,9 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     """Run ``system`` from ``params0`` (one start, or a batch with a leading axis).
 
     Flows need the horizon ``t1`` and take a ``solver`` (a ``Solver`` or a solver name; default
-    rodas4 at rtol 1e-8, atol 1e-10). Maps run ``stop.max_steps`` iterations (or t1 / eta) and
+    "auto" at rtol 1e-8, atol 1e-10: the exact reduction for scalar-chain gradient flows, rodas4
+    for small states, tsit5 for large ones, see ``simulate.auto``; the choice is in
+    ``Trajectory.metadata["solver"]``). Maps run ``stop.max_steps`` iterations (or t1 / eta) and
     take no solver. ``stop`` (``Stop``): excess-loss threshold, step budget, divergence and stall
     rules; ``save`` (``SaveAt``): what to record besides the start and the end; ``track``
     (``Track``): observables such as the sharpness sampled along the runs into
@@ -149,6 +153,7 @@ def _run_flow(system: AbstractFlow, params: Params, t1: float | None, solver: An
     solver = Solver(solver) if isinstance(solver, str) else (solver or Solver(DEFAULT_SOLVER))
     if not isinstance(solver, Solver):
         raise InputError(f"solver must be a solver name or a dlnflow.Solver, got {solver!r}")
+    solver = resolve(solver, system)
     if solver.backend == "rodas4" and not system.autonomous:
         raise InputError(f"solver 'rodas4' needs an autonomous flow; {type(system).__name__} "
                          "depends on t")

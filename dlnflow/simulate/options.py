@@ -25,14 +25,16 @@ FLOW_SOLVERS = {
 }
 """Flow solver -> backend module: dlnflow's batched RODAS4, diffrax (vmapped), scipy (per run)."""
 
-DEFAULT_SOLVER = "rodas4"
+AUTO = "auto"
+DEFAULT_SOLVER = AUTO
 
 
 @dataclasses.dataclass(frozen=True)
 class Solver:
-    """ODE solver for flows: ``name`` (see FLOW_SOLVERS), local error tolerances ``rtol`` and
-    ``atol`` (error of a step <= atol + rtol |y|), first trial step ``dt0`` (None: the solver's
-    own guess)."""
+    """ODE solver for flows: ``name`` (see FLOW_SOLVERS, or "auto", the default: chosen per
+    system by ``simulate.auto`` and recorded in ``Trajectory.metadata["solver"]``), local error
+    tolerances ``rtol`` and ``atol`` (error of a step <= atol + rtol |y|), first trial step
+    ``dt0`` (None: the solver's own guess)."""
 
     name: str = DEFAULT_SOLVER
     rtol: float = 1e-8
@@ -40,9 +42,9 @@ class Solver:
     dt0: float | None = None
 
     def __post_init__(self):
-        if self.name not in FLOW_SOLVERS:
+        if self.name != AUTO and self.name not in FLOW_SOLVERS:
             raise InputError(f"unknown solver {self.name!r}; choose one of "
-                             f"{', '.join(FLOW_SOLVERS)}")
+                             f"{AUTO}, {', '.join(FLOW_SOLVERS)}")
         object.__setattr__(self, "rtol", check_positive("Solver.rtol", self.rtol))
         object.__setattr__(self, "atol", check_positive("Solver.atol", self.atol))
         if self.dt0 is not None:
@@ -50,7 +52,8 @@ class Solver:
 
     @property
     def backend(self) -> str:
-        return FLOW_SOLVERS[self.name]
+        """The backend module of the solver ("auto": known once the system is)."""
+        return FLOW_SOLVERS.get(self.name, AUTO)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -160,15 +160,22 @@ def _fortran_quiet():
         os.close(saved)
 
 
-def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, save: SaveAt,
-          fstar: float, max_steps: int) -> Trajectory:
-    """Run every start of the batch ``params`` on its reduced 1-D ODE."""
+def check(system: AbstractFlow) -> None:
+    """InputError unless ``system`` is the gradient flow of a scalar chain (the only flow this
+    backend solves)."""
     problem = system.state_problem
     if type(system) is not GradientFlow or not problem.is_scalar_chain:
         raise InputError(f"solver 'reduction' integrates the gradient flow of a scalar chain "
                          f"(Problem.scalar_chain); got {type(system).__name__} on "
                          f"{'a scalar chain' if problem.is_scalar_chain else 'matrix layers'}; "
                          "use rodas4 or another solver")
+
+
+def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, save: SaveAt,
+          fstar: float, max_steps: int) -> Trajectory:
+    """Run every start of the batch ``params`` on its reduced 1-D ODE."""
+    problem = system.state_problem
+    check(system)
     f, fprime, f_min = scalar_loss(problem.objective)
     scale = cast(Plain, problem.architecture).output_scale     # a scalar chain is Plain
     w0 = np.stack([np.asarray(W)[:, 0, 0] for W in params], axis=-1)         # (B, L)

@@ -26,7 +26,8 @@ from ..problem import Params, Problem
 from ..resources import check_memory
 from ..systems import AbstractMap
 from ..trajectory import Tracked, Trajectory
-from .options import DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop, Track
+from .auto import auto_solver_name
+from .options import AUTO, DEFAULT_SOLVER, FLOW_SOLVERS, SaveAt, Solver, Stop, Track
 from .records import compact_records
 
 
@@ -37,6 +38,8 @@ def check_track(track: Track | None, system, problem: Problem, batch: int, t1: f
         return None
     check_type("track", track, Track, "a dlnflow.Track")
     name = solver.name if isinstance(solver, Solver) else (solver or DEFAULT_SOLVER)
+    if name == AUTO and not isinstance(system, AbstractMap):
+        name = auto_solver_name(system)
     if save.steps and FLOW_SOLVERS.get(name) == "diffrax":
         raise InputError(f"Track with SaveAt.steps needs a rodas4 or scipy solver: diffrax "
                          f"({name}) records its steps or SaveAt.ts, not both")
