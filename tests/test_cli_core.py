@@ -20,8 +20,9 @@ def test_flow_json_single_start(capsys):
     out = run_json(capsys, ["flow", "--depth", "2", "--target", "1", "--init", "0.1,0.1",
                             "--t1", "100", "--solver", "tsit5", "--rtol", "1e-10",
                             "--atol", "1e-12", "--stop-at-loss", "1e-6"])
-    assert set(out) == {"status", "t_final", "loss_final", "steps", "stats", "messages",
-                        "imbalance_drift_max"}
+    assert set(out) == {"solver", "status", "t_final", "loss_final", "steps", "stats",
+                        "messages", "imbalance_drift_max"}
+    assert out["solver"] == "tsit5"
     assert out["status"] == "converged" and out["messages"] == ""
     assert set(out["stats"]) == set(STATS_KEYS)
     assert out["stats"]["accepted_steps"] == out["steps"] > 0
@@ -30,6 +31,16 @@ def test_flow_json_single_start(capsys):
     t = np.log(p1 * (1 - 0.01) / (0.01 * (1 - p1))) / 2
     assert out["t_final"] == pytest.approx(t, rel=1e-6)
     assert out["imbalance_drift_max"] < 1e-8
+
+
+def test_flow_default_solver_is_the_exact_reduction_for_chains(capsys):
+    """--solver defaults to auto: a scalar chain gets the exact 1-D reduction, whose time to the
+    threshold is the logistic closed form of the balanced two-layer chain."""
+    out = run_json(capsys, ["flow", "--depth", "2", "--target", "1", "--init", "0.1,0.1",
+                            "--t1", "100", "--stop-at-loss", "1e-6"])
+    assert out["solver"] == "reduction" and out["status"] == "converged"
+    p1 = 1 - np.sqrt(2e-6)
+    assert out["t_final"] == pytest.approx(np.log(p1 * 0.99 / (0.01 * (1 - p1))) / 2, rel=1e-7)
 
 
 def test_gd_json_several_starts(capsys):

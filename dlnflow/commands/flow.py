@@ -29,8 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(parser)
     add_start_arguments(parser)
     parser.add_argument("--t1", type=str, required=True, help="time horizon")
-    parser.add_argument("--solver", type=str, default="rodas4",
-                        help="one of " + ", ".join(FLOW_SOLVERS) + " (default rodas4)")
+    parser.add_argument("--solver", type=str, default="auto",
+                        help="auto, or one of " + ", ".join(FLOW_SOLVERS) + " (default auto: the "
+                             "exact 1-D reduction for scalar chains, rodas4 for small matrix "
+                             "problems, tsit5 above)")
     parser.add_argument("--rtol", type=str, default="1e-8")
     parser.add_argument("--atol", type=str, default="1e-10")
     parser.add_argument("--stop-at-loss", type=str, default=None,
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     atol = check_positive("--atol", args.atol)
     stop = None if args.stop_at_loss is None else check_positive("--stop-at-loss",
                                                                   args.stop_at_loss)
-    if args.solver not in FLOW_SOLVERS:
+    if args.solver != "auto" and args.solver not in FLOW_SOLVERS:
         raise InputError(f"--solver: unknown solver {show(args.solver)}; choose one of "
                          f"{', '.join(FLOW_SOLVERS)}")
     solver = Solver(args.solver, rtol=rtol, atol=atol)
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
                     stop=Stop(loss=stop, max_steps=args.max_steps), track=track,
                     progress=True)
     d = drift(traj)
+    used = str(traj.metadata.get("solver", solver.name))
     out = {
+        "solver": used,
         "status": per_run([str(s) for s in traj.status], n),
         "t_final": per_run(traj.t_final.tolist(), n),
         "loss_final": per_run(traj.loss_final.tolist(), n),
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         "messages": per_run(list(traj.messages), n),
         "imbalance_drift_max": per_run(d.tolist(), n),
     }
-    lines = [f"gradient flow, {problem.name}, solver {solver.name} ({solver.backend}), "
+    lines = [f"gradient flow, {problem.name}, solver {used}, "
              f"rtol={rtol:g}, atol={atol:g}"]
     for i in range(n):
         msg = f"  [{traj.messages[i]}]" if traj.messages[i] else ""
