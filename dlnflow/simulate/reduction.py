@@ -17,6 +17,7 @@ import contextlib
 import math
 import os
 import sys
+import warnings
 from typing import cast
 
 import numpy as np
@@ -57,8 +58,10 @@ def _event(run: _Run, t_old: float, x_old: float, t_new: float, x_new: float,
     else:
         x = scipy.optimize.brentq(lambda u: run.loss(u) - target, x_old, x_new,
                                   xtol=1e-300, rtol=4 * EPS)
-    dt = scipy.integrate.quad(lambda u: 1.0 / run.g(u), x_old, x, epsabs=0.0,
-                              epsrel=1e-13, limit=200)[0]
+    with warnings.catch_warnings():     # asked near eps: quad warns of round-off, not error
+        warnings.simplefilter("ignore", scipy.integrate.IntegrationWarning)
+        dt = scipy.integrate.quad(lambda u: 1.0 / run.g(u), x_old, x, epsabs=0.0,
+                                  epsrel=1e-13, limit=200)[0]
     return min(max(t_old + dt, t_old), t_new), x
 
 
