@@ -97,6 +97,8 @@ class Analysis:
 
     @property
     def title(self) -> str:
+        """The analysis's one-line TITLE (what ``dlnflow figures --list`` prints), or why its
+        module could not be loaded."""
         if self.module is None:
             return f"(not loadable: {self.error})"
         return str(self.module.TITLE)
@@ -304,7 +306,7 @@ def _update_manifest(out: Path, results: list[FigureResult], quick: bool) -> Non
     _write(path, text.encode("utf-8"))
 
 
-def list_figures(directory: str | os.PathLike | None = None) -> list[dict[str, str]]:
+def list_figures(directory: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """One entry per analysis: name and title (or the load error)."""
     return [{"name": a.name, "title": a.title, "ok": a.module is not None}
             for a in discover(directory).values()]
