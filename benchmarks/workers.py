@@ -62,11 +62,10 @@ def flow(depth: int, starts: int, t1: float, solver: str, rtol: float, atol: flo
     return {"seconds": seconds, "final": final.tolist(), "status": sorted(set(traj.status))}
 
 
-def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int = 3) -> dict:
-    """GD on scalar chains: the first call (compile included) and steady calls."""
+def _first_and_steady(system, params, steps: int, steady_runs: int):
+    """(trajectory, first call's seconds (compile included), steady calls' seconds) of
+    ``steps`` iterations of a map, the start and the end recorded."""
     import dlnflow as dl
-    prob, params = chain_problem(depth, starts, seed=0)
-    system = dl.GradientDescent(prob, eta)
     run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=steps)}
     t0 = time.perf_counter()
     traj = dl.simulate(system, params, **run)
@@ -76,6 +75,15 @@ def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int =
         t0 = time.perf_counter()
         traj = dl.simulate(system, params, **run)
         steady.append(time.perf_counter() - t0)
+    return traj, first, steady
+
+
+def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int = 3) -> dict:
+    """GD on scalar chains: the first call (compile included) and steady calls."""
+    import dlnflow as dl
+    prob, params = chain_problem(depth, starts, seed=0)
+    traj, first, steady = _first_and_steady(dl.GradientDescent(prob, eta), params, steps,
+                                            steady_runs)
     return {"first": first, "steady": steady, "final": traj.scalar_weights()[:, -1].tolist(),
             "status": sorted(set(traj.status)), "rss_mb": peak_rss_mb()}
 
@@ -86,16 +94,8 @@ def gd_matrix(depth: int, width: int, starts: int, steps: int, eta: float,
     calls."""
     import dlnflow as dl
     prob, _, params = matrix_problem(depth, width, starts)
-    system = dl.GradientDescent(prob, eta)
-    run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=steps)}
-    t0 = time.perf_counter()
-    traj = dl.simulate(system, params, **run)
-    first = time.perf_counter() - t0
-    steady = []
-    for _ in range(steady_runs):
-        t0 = time.perf_counter()
-        traj = dl.simulate(system, params, **run)
-        steady.append(time.perf_counter() - t0)
+    traj, first, steady = _first_and_steady(dl.GradientDescent(prob, eta), params, steps,
+                                            steady_runs)
     return {"first": first, "steady": steady, "loss": np.asarray(traj.loss)[:, -1].tolist()}
 
 

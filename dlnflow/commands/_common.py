@@ -77,6 +77,18 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hidden width m for --target-diag (default: len(s))")
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """--executor, --scheduler, --workers: where ``what`` runs (in this process, or on Dask)."""
+    parser.add_argument("--executor", choices=("local", "dask"), default=None,
+                        help=f"where {what} run: in this process (default) or on Dask workers")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                             "(implies --executor dask)")
+    parser.add_argument("--workers", type=integer(1, 1024), default=None,
+                        help="workers of the local Dask cluster started by --executor dask "
+                             "(default: one per core)")
+
+
 def add_start_arguments(parser: argparse.ArgumentParser) -> None:
     """--init W1,...,WL (scalar chain) or --init-kind KIND --seeds N --seed S [--init-scale a]."""
     parser.add_argument("--init", type=str, default=None,

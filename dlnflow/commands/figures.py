@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from ._common import emit, integer
+from ._common import add_executor_arguments, emit
 
 NAME = "figures"
 HELP = ("regenerate the figures of analyses/ (cached data, byte-identical outputs, manifest); "
@@ -25,15 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="recompute even when cached data exist")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
-    parser.add_argument("--executor", choices=("local", "dask"), default=None,
-                        help="where the analyses' sweep cells run: in this process (default) "
-                             "or on Dask workers")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="address of a running Dask scheduler, e.g. tcp://host:8786 "
-                             "(implies --executor dask)")
-    parser.add_argument("--workers", type=integer(1, 1024), default=None,
-                        help="workers of the local Dask cluster started by --executor dask "
-                             "(default: one per core)")
+    add_executor_arguments(parser, "the analyses' sweep cells")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, show
-from ._common import emit, integer
+from ._common import add_executor_arguments, emit
 
 NAME = "sweep"
 HELP = ("run a registered sweep function over the grid of a TOML spec (local or on a Dask "
@@ -32,14 +32,7 @@ SPEC_KEYS = ("function", "grid", "config")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", metavar="SPEC.toml",
                         help="the sweep: function, [grid] and [config] (see --list)")
-    parser.add_argument("--executor", choices=("local", "dask"), default=None,
-                        help="where cells run: in this process (default) or on Dask workers")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="address of a running Dask scheduler, e.g. tcp://host:8786 "
-                             "(implies --executor dask)")
-    parser.add_argument("--workers", type=integer(1, 1024), default=None,
-                        help="workers of the local Dask cluster started by --executor dask "
-                             "(default: one per core)")
+    add_executor_arguments(parser, "cells")
     parser.add_argument("--out", default=None, metavar="FILE.nc",
                         help="netCDF output (default: <spec name>.nc in this folder)")
     parser.add_argument("--store", default=None, metavar="DIR",
