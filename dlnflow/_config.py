@@ -34,7 +34,8 @@ def _wanted_cpu_devices() -> int:
 
 def _one_cpu_device_per_core() -> bool:
     """Ask JAX for one CPU device per core; False when the caller chose already or JAX runs."""
-    if jax.config.jax_num_cpu_devices != -1:
+    # jax.config declares its options at run time; its stubs do not list them
+    if jax.config.jax_num_cpu_devices != -1:  # type: ignore[attr-defined]
         return False
     try:
         jax.config.update("jax_num_cpu_devices", _wanted_cpu_devices())
@@ -57,7 +58,8 @@ def compilation_cache_dir() -> str | None:
 
 def _use_compilation_cache() -> str | None:
     """Point JAX at the cache folder (see the module docstring); the folder or None."""
-    if jax.config.jax_compilation_cache_dir or not hasattr(os, "getuid"):
+    # jax.config declares its options at run time; its stubs do not list them
+    if jax.config.jax_compilation_cache_dir or not hasattr(os, "getuid"):  # type: ignore[attr-defined]
         return None
     path = compilation_cache_dir()
     if path is None:

@@ -26,6 +26,8 @@ from .errors import InputError, check_finite, check_positive_int
 from .losses.base import as_matrix
 
 Params = tuple[jax.Array, ...]
+# Layers as JAX or NumPy arrays, for functions that convert them (np.asarray) themselves.
+ParamsLike = tuple[jax.Array | np.ndarray, ...]
 
 
 @jax.custom_jvp

@@ -17,7 +17,7 @@ at times ``params_t`` and validity ``params_valid``; s = 1 (the default): at eve
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class Tracked:
             return np.pad(np.asarray(a, dtype=float), width, constant_values=np.nan)
 
         its = None if parts[0].iterations is None else np.concatenate(
-            [pad(p.iterations) for p in parts])
+            [pad(cast(np.ndarray, p.iterations)) for p in parts])
         return cls(np.concatenate([pad(p.times) for p in parts]),
                    np.concatenate([pad(p.values) for p in parts]), its)
 
@@ -155,14 +155,16 @@ class Trajectory:
         return dataclasses.replace(
             first,
             t=np.concatenate([x[0] for x in padded]), loss=np.concatenate([x[1] for x in padded]),
-            params=tuple(np.concatenate(ls) for ls in zip(*[x[2] for x in padded], strict=True)),
+            params=cast(Params, tuple(np.concatenate(ls)
+                                      for ls in zip(*[x[2] for x in padded], strict=True))),
             valid=np.concatenate([x[3] for x in padded]),
             status=[s for p in parts for s in p.status],
             messages=[m for p in parts for m in p.messages],
             t_final=np.concatenate([p.t_final for p in parts]),
             loss_final=np.concatenate([p.loss_final for p in parts]),
-            params_final=tuple(np.concatenate([np.asarray(F) for F in fs])
-                               for fs in zip(*[p.params_final for p in parts], strict=True)),
+            params_final=cast(Params, tuple(
+                np.concatenate([np.asarray(F) for F in fs])
+                for fs in zip(*[p.params_final for p in parts], strict=True))),
             steps=np.concatenate([p.steps for p in parts]),
             stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
             tracked={k: Tracked.concatenate([p.tracked[k] for p in parts])

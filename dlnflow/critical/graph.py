@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax.numpy as jnp
 import networkx as nx
@@ -24,7 +24,7 @@ from networkx.readwrite import json_graph
 
 from ..errors import check_problem
 from ..io import atomic_write_text
-from ..problem import Problem
+from ..problem import Params, Problem
 from ..rates import balanced_lambda_max
 from ..simulate import SaveAt, Solver, simulate
 from ..systems import GradientFlow
@@ -54,7 +54,7 @@ def _settle(problem: Problem, traj: Trajectory, run: int, sets: list[CriticalSet
         if gn[j] > gtol:
             continue
         params = tuple(np.asarray(P[run, i]) for P in traj.params)
-        hit = match_point(problem, params, sets, tol, loss=float(fs[j]), W=Ws[j])
+        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j])
         if hit is not None and hit.label != source:
             return hit.label, float(traj.t[run, i])
     return None, float("nan")
@@ -145,7 +145,7 @@ def saddle_itinerary(problem: Problem, trajectory: Trajectory, graph: nx.DiGraph
     _, fs, Ws = point_stats(problem, X)
     for j, i in enumerate(valid):
         params = tuple(np.asarray(P[run, i]) for P in trajectory.params)
-        hit = match_point(problem, params, sets, tol, loss=float(fs[j]), W=Ws[j])
+        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j])
         label = None if hit is None else hit.label
         if seq and seq[-1][0] == label:
             seq[-1][2] += 1

@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
+from ..architecture import ParamsLike
 from ..problem import Params, Problem
 
 
-def orbit_generators(problem: Problem, params: Params, orthogonal: bool = False) -> np.ndarray:
+def orbit_generators(problem: Problem, params: ParamsLike, orthogonal: bool = False) -> np.ndarray:
     """The generators' images at ``params`` as columns (n, m), in a fixed order of (l, A):
     dW_l = A W_l, dW_(l+1) = -W_(l+1) A for A = E_ij (or E_ij - E_ji when ``orthogonal``) in
     gl(d_l); none for residual forms."""

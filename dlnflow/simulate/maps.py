@@ -5,6 +5,8 @@ the runs split over one JAX CPU device per core.
 
 from __future__ import annotations
 
+from typing import cast
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -308,9 +310,10 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
             messages.append("")
     B = len(code)
     return Trajectory(
-        problem=system.state_problem, kind="map", t=t, loss=rec_loss, params=rec, valid=valid,
+        problem=system.state_problem, kind="map", t=t, loss=rec_loss, params=cast(Params, rec),
+        valid=valid,
         status=[BY_CODE[c] for c in code], messages=messages, params_stride=pstride // stride,
-        t_final=iters * eta, loss_final=np.asarray(loss), params_final=final,
+        t_final=iters * eta, loss_final=np.asarray(loss), params_final=cast(Params, final),
         steps=iters, stats=stats(B, iterations=iters, accepted_steps=iters, rejected_steps=0,
                                  jacobian_evals=0, lu_factorisations=0),
         metadata={"backend": "maps", "record_every": stride, "max_steps": max_steps,

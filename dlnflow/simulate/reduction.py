@@ -26,6 +26,7 @@ import scipy.optimize
 
 from ..architecture import Plain
 from ..errors import InputError
+from ..problem import Params
 from ..scalar_chain import ReducedChain, reduce_chain, scalar_loss
 from ..status import Status, stats
 from ..systems import AbstractFlow, GradientFlow
@@ -229,7 +230,8 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     return Trajectory(
         problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
         status=status, messages=messages, t_final=t_final, loss_final=loss_final,
-        params_final=final, steps=per["accepted_steps"], stats=stats(B, **per, iterations=0),
+        params_final=cast(Params, final), steps=per["accepted_steps"],
+        stats=stats(B, **per, iterations=0),
         metadata={"backend": "reduction", "solver": "reduction", "method": "LSODA",
                   "rtol": solver.rtol, "atol": solver.atol, "t1": float(t1),
                   "max_steps": max_steps},

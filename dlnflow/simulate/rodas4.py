@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import rosenbrock
+from ..problem import Params
 from ..status import stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
@@ -91,7 +94,7 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     return Trajectory(
         problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
         status=status, messages=messages, t_final=t_final, loss_final=loss_final,
-        params_final=final, steps=accepted,
+        params_final=cast(Params, final), steps=accepted,
         stats=stats(B, accepted_steps=accepted, rejected_steps=rejected,
                     field_evals=np.asarray(out["field_evals"]), jacobian_evals=attempts,
                     lu_factorisations=attempts, iterations=0),

@@ -11,6 +11,7 @@ and refined by ``newton_landing``.
 from __future__ import annotations
 
 import functools
+from typing import cast
 
 import equinox as eqx
 import jax
@@ -19,6 +20,7 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 
+from ..problem import Params
 from ..status import Status, stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
@@ -178,9 +180,10 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     loss = np.asarray(jax.vmap(jax.vmap(problem.loss_flat))(jnp.asarray(Y)))
     t_final, loss_final = t[np.arange(B), last], loss[np.arange(B), last]
     final = unflatten_np(problem, Y[np.arange(B), last])
-    codes = np.asarray(codes)
+    code_arr = np.asarray(codes)
     status, messages = flow_statuses(
-        loss[:, 0], loss_final, t_final, codes == "event", codes == "horizon", codes == "cap",
+        loss[:, 0], loss_final, t_final, code_arr == "event", code_arr == "horizon",
+        code_arr == "cap",
         stop, fstar, t1, max_steps, f"scipy {solver.name}")
     for i, c in enumerate(codes):
         if status[i] == Status.SOLVER_FAILED:
@@ -190,7 +193,8 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     return Trajectory(
         problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
         status=status, messages=messages, t_final=t_final, loss_final=loss_final,
-        params_final=final, steps=per["accepted_steps"], stats=stats(B, **per, iterations=0),
+        params_final=cast(Params, final), steps=per["accepted_steps"],
+        stats=stats(B, **per, iterations=0),
         metadata={"backend": "scipy", "solver": solver.name, "rtol": solver.rtol,
                   "atol": solver.atol, "t1": float(t1), "max_steps": max_steps},
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -116,14 +116,16 @@ def _map_samples(system: AbstractMap, traj: Trajectory, track: Track):
     iters = np.asarray(traj.steps, dtype=int)
     B, n_rec = traj.params[0].shape[:2]
     grid = np.arange(0, int(iters.max()), every)          # may be empty: only final samples
+    cur: Params | None
+    cur_k: int | np.integer
     cur, cur_k, at_grid = None, -1, []
     for k in grid:
         base = (k // stride) * stride
         if base > cur_k and k // stride < n_rec:     # a recorded iterate is nearer
             cur, cur_k = tuple(jnp.asarray(W[:, k // stride]) for W in traj.params), base
         if k > cur_k:
-            cur, cur_k = _advance(system, cur, jnp.asarray(k - cur_k)), k
-        at_grid.append(tuple(np.asarray(W) for W in cur))
+            cur, cur_k = _advance(system, cast(Params, cur), jnp.asarray(k - cur_k)), k
+        at_grid.append(tuple(np.asarray(W) for W in cast(Params, cur)))
     M = grid.size + 1
     its = np.full((B, M), np.nan)
     states = tuple(np.repeat(np.asarray(F)[:, None], M, axis=1) for F in traj.params_final)
@@ -134,7 +136,7 @@ def _map_samples(system: AbstractMap, traj: Trajectory, track: Track):
         its[b, :n], its[b, n] = grid[:n], iters[b]
         for l, S in enumerate(states):
             if n:
-                S[b, :n] = on_grid[l][b, :n]
+                S[b, :n] = cast(list[np.ndarray], on_grid)[l][b, :n]   # n > 0: at_grid not empty
     return its * system.eta, its, states
 
 
@@ -147,7 +149,7 @@ def attach(system, traj: Trajectory, track: Track | None, save: SaveAt,
     if traj.kind == "map":
         times, its, states = _map_samples(system, traj, track)
     else:
-        times, states, traj = _flow_samples(traj, track, save, float(t1))
+        times, states, traj = _flow_samples(traj, track, save, float(cast(float, t1)))
     valid = np.isfinite(times)
     counts = valid.sum(axis=1)                  # each run's samples: a prefix of its row
     flat = tuple(jnp.asarray(np.concatenate([S[b, :n] for b, n in enumerate(counts)]))
