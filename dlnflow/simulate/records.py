@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
-from ..problem import Problem
-from ..status import Status
+from ..problem import Params, Problem
+from ..status import Status, stats
+from ..trajectory import Trajectory
 
 
 def flow_statuses(loss0, loss_final, t_final, event, completed, capped, stop, fstar, t1,
@@ -71,3 +74,31 @@ def unflatten_np(problem: Problem, flat: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+
+
+def run_by_run_trajectory(problem: Problem, t: np.ndarray, Y: np.ndarray, loss: np.ndarray,
+                          valid: np.ndarray, codes: list[str], counts: list[dict], stop: Any,
+                          fstar: float, t1: float, max_steps: int, label: str,
+                          metadata: dict[str, Any]) -> Trajectory:
+    """The Trajectory of runs solved one by one (scipy, reduction): records t (B, N), flat
+    states Y (B, N, P), losses and valid flags padded past each run's end; per run the outcome
+    code ('event', 'horizon', 'cap' or 'failed: why') and its counters (STATS_KEYS)."""
+    B = t.shape[0]
+    last, rows = valid.sum(1) - 1, np.arange(B)
+    t_final, loss_final = t[rows, last], loss[rows, last]
+    final = unflatten_np(problem, Y[rows, last])
+    code_arr = np.asarray(codes)
+    status, messages = flow_statuses(
+        loss[:, 0], loss_final, t_final, code_arr == "event", code_arr == "horizon",
+        code_arr == "cap", stop, fstar, t1, max_steps, label)
+    for i, code in enumerate(codes):
+        if status[i] == Status.SOLVER_FAILED:
+            messages[i] = f"{label} at t={t_final[i]:g}: {code[len('failed: '):]}"
+    tt, loss_rec, rec, valid = compact_records(t, loss, unflatten_np(problem, Y), valid, final)
+    per = {k: np.array([c[k] for c in counts]) for k in counts[0]}
+    return Trajectory(
+        problem=problem, kind="flow", t=tt, loss=loss_rec, params=cast(Params, rec),
+        valid=valid, status=status, messages=messages, t_final=t_final, loss_final=loss_final,
+        params_final=cast(Params, final), steps=per["accepted_steps"],
+        stats=stats(B, **per, iterations=0),
+        metadata={**metadata, "t1": float(t1), "max_steps": max_steps})

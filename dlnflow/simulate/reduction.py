@@ -26,14 +26,12 @@ import scipy.optimize
 
 from ..architecture import Plain
 from ..errors import InputError
-from ..problem import Params
 from ..scalar_chain import ReducedChain, reduce_chain, scalar_loss
-from ..status import Status, stats
 from ..systems import AbstractFlow, GradientFlow
 from ..trajectory import Trajectory
 from . import progress
 from .options import SaveAt, Solver, Stop
-from .records import compact_records, flow_statuses, unflatten_np
+from .records import run_by_run_trajectory
 
 EPS = float(np.finfo(float).eps)
 
@@ -213,26 +211,7 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     for i, (rt, w, lo) in enumerate(rows):
         n = len(rt)
         t[i, :n], Y[i, :n], Y[i, n:], loss[i, :n], valid[i, :n] = rt, w, w[-1], lo, True
-    last = valid.sum(1) - 1
-    rows_idx = np.arange(B)
-    t_final, loss_final = t[rows_idx, last], loss[rows_idx, last]
-    final = unflatten_np(problem, Y[rows_idx, last])
-    code_arr = np.asarray(codes)
-    status, messages = flow_statuses(
-        loss[:, 0], loss_final, t_final, code_arr == "event", code_arr == "horizon",
-        code_arr == "cap",
-        stop, fstar, t1, max_steps, "reduction (LSODA on the 1-D ODE)")
-    for i, code in enumerate(codes):
-        if status[i] == Status.SOLVER_FAILED:
-            messages[i] = f"reduction (LSODA) at t={t_final[i]:g}: {code[len('failed: '):]}"
-    tt, loss_rec, rec, valid = compact_records(t, loss, unflatten_np(problem, Y), valid, final)
-    per = {k: np.array([c[k] for c in counts]) for k in counts[0]}
-    return Trajectory(
-        problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
-        status=status, messages=messages, t_final=t_final, loss_final=loss_final,
-        params_final=cast(Params, final), steps=per["accepted_steps"],
-        stats=stats(B, **per, iterations=0),
-        metadata={"backend": "reduction", "solver": "reduction", "method": "LSODA",
-                  "rtol": solver.rtol, "atol": solver.atol, "t1": float(t1),
-                  "max_steps": max_steps},
-    )
+    return run_by_run_trajectory(
+        problem, t, Y, loss, valid, codes, counts, stop, fstar, t1, max_steps,
+        "reduction (LSODA)", {"backend": "reduction", "solver": "reduction", "method": "LSODA",
+                              "rtol": solver.rtol, "atol": solver.atol})

@@ -11,7 +11,6 @@ and refined by ``newton_landing``.
 from __future__ import annotations
 
 import functools
-from typing import cast
 
 import equinox as eqx
 import jax
@@ -20,14 +19,12 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 
-from ..problem import Params
-from ..status import Status, stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
 from . import progress
 from .events import newton_landing
 from .options import SaveAt, Solver, Stop
-from .records import compact_records, flow_statuses, unflatten_np
+from .records import run_by_run_trajectory
 
 METHODS = {"Radau": scipy.integrate.Radau, "BDF": scipy.integrate.BDF,
            "LSODA": scipy.integrate.LSODA, "RK45": scipy.integrate.RK45,
@@ -176,25 +173,8 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     for i, (rt, ry) in enumerate(rows):
         t[i, :len(rt)], Y[i, :len(rt)], Y[i, len(rt):] = rt, ry, ry[-1]
         valid[i, :len(rt)] = True
-    last = valid.sum(1) - 1
     loss = np.asarray(jax.vmap(jax.vmap(problem.loss_flat))(jnp.asarray(Y)))
-    t_final, loss_final = t[np.arange(B), last], loss[np.arange(B), last]
-    final = unflatten_np(problem, Y[np.arange(B), last])
-    code_arr = np.asarray(codes)
-    status, messages = flow_statuses(
-        loss[:, 0], loss_final, t_final, code_arr == "event", code_arr == "horizon",
-        code_arr == "cap",
-        stop, fstar, t1, max_steps, f"scipy {solver.name}")
-    for i, c in enumerate(codes):
-        if status[i] == Status.SOLVER_FAILED:
-            messages[i] = f"scipy {solver.name} at t={t_final[i]:g}: {c[len('failed: '):]}"
-    tt, loss_rec, rec, valid = compact_records(t, loss, unflatten_np(problem, Y), valid, final)
-    per = {k: np.array([c[k] for c in counts]) for k in counts[0]}
-    return Trajectory(
-        problem=problem, kind="flow", t=tt, loss=loss_rec, params=rec, valid=valid,
-        status=status, messages=messages, t_final=t_final, loss_final=loss_final,
-        params_final=cast(Params, final), steps=per["accepted_steps"],
-        stats=stats(B, **per, iterations=0),
-        metadata={"backend": "scipy", "solver": solver.name, "rtol": solver.rtol,
-                  "atol": solver.atol, "t1": float(t1), "max_steps": max_steps},
-    )
+    return run_by_run_trajectory(
+        problem, t, Y, loss, valid, codes, counts, stop, fstar, t1, max_steps,
+        f"scipy {solver.name}", {"backend": "scipy", "solver": solver.name,
+                                 "rtol": solver.rtol, "atol": solver.atol})
