@@ -187,6 +187,7 @@ def agreement(data: dict) -> list[dict]:
         lo, hi = a["central_sharpness_over_threshold"]
         rows.append({"quantity": f"{name}: central flow's sharpness x eta/2 on the edge",
                      "paper": 1.0, "ours": f"[{lo:.4g}, {hi:.4g}]",
-                     "agreement": "held at 2/eta (within 5%)" if abs(lo - 1) < 0.05 and abs(hi - 1) < 0.05
-                     else "off the edge part of the window"})
+                     "agreement": ("held at 2/eta (within 5%)"
+                                   if abs(lo - 1) < 0.05 and abs(hi - 1) < 0.05
+                                   else "off the edge part of the window")})
     return rows
