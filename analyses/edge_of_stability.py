@@ -218,3 +218,22 @@ def _panel_row(row, st: dict, style) -> None:
               max(r["threshold"] for r in st["runs"]))
     ax1.set_ylim(0, 1.45 * top)
     ax1.legend(fontsize=5.5, loc="upper left", markerscale=4, ncol=2, frameon=False)
+
+
+def agreement(data: dict) -> list[dict]:
+    """Cohen et al. (ICLR 2021): GD's sharpness rises to 2/eta and hovers there (mean
+    sharpness/(2/eta) = 1) while its loss keeps falling non-monotonically; per setting and eta,
+    the measured mean ratio after the first crossing and the verdict of ``at_edge``."""
+    rows = []
+    for name, st in data["agreement"].items():
+        if not isinstance(st, dict) or "per_eta" not in st:
+            continue
+        for r in st["per_eta"]:
+            ratio = r["ratio_mean"]
+            rows.append({"quantity": f"{name}, eta = {r['eta']:g}: mean sharpness / (2/eta)",
+                         "paper": 1.0, "ours": "never reaches 2/eta" if ratio is None
+                         else float(ratio),
+                         "agreement": f"{r['verdict']}; loss rose at "
+                                      f"{100 * float(r['loss_rose_fraction_after']):.0f}% of "
+                                      "steps after the crossing"})
+    return rows

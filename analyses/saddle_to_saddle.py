@@ -159,3 +159,22 @@ def render(data: dict, config: dict):
         ax2.legend(loc="lower left", frameon=False, fontsize=6)
         ax2.set_title(r"itinerary (smallest $\alpha$) in the graph")
     return fig
+
+
+def agreement(data: dict) -> list[dict]:
+    """Saxe-type theory (Saxe et al. 2014; Jacot et al. 2021): plateau k sits at the saddle level
+    0.5 sum_(i>k) s_i^2 and lasts ln(1/alpha) times (1/s_1 for the first, 1/s_(k+1) - 1/s_k
+    after); the saddles visited form a path of the connection graph."""
+    rows = []
+    for f in data["fits"]:
+        level, ours = float(f["level"]), float(f["losses"][-1])      # smallest alpha
+        rows.append({"quantity": f"plateau {f['k']}: loss level", "paper": level, "ours": ours,
+                     "agreement": f"rel. diff {abs(ours / level - 1):.1e}"})
+        rows.append({"quantity": f"plateau {f['k']}: length per ln(1/alpha)",
+                     "paper": float(f["predicted_slope"]), "ours": float(f["slope"]),
+                     "agreement": f"rel. diff {abs(f['slope'] / f['predicted_slope'] - 1):.1e}"})
+    last = data["itineraries"][-1]
+    rows.append({"quantity": "saddles visited (smallest alpha)",
+                 "paper": "a path of the connection graph", "ours": " -> ".join(last["nodes"]),
+                 "agreement": "a path" if last["is_path"] else "not a path"})
+    return rows

@@ -162,3 +162,42 @@ def test_central_flow_window_means_from_arrays():
                      / np.asarray(case["gd_loss_mid"][k0:]) - 1)
         assert _by_quantity(rows, f"{case['name']}: GD's time-averaged loss")["ours"] == \
             pytest.approx(float(rel.mean()), rel=1e-12)
+
+
+def test_saddle_to_saddle_levels_and_slopes_from_the_target():
+    """Levels 0.5 sum_(i>k) s_i^2 and slopes 1/s_1, 1/s_(k+1) - 1/s_k from the target's s; the
+    measured slopes refitted from the stored plateau lengths against ln(1/alpha)."""
+    data, rows = _rows("saddle_to_saddle")
+    s = np.asarray(data["s"], float)
+    x = np.log(1 / np.asarray(data["alphas"], float))
+    for f in data["fits"]:
+        k = int(f["k"])
+        level = _by_quantity(rows, f"plateau {k}: loss level")
+        assert level["paper"] == pytest.approx(0.5 * np.sum(s[k:] ** 2), rel=1e-14)
+        assert level["ours"] == pytest.approx(level["paper"], rel=2e-3)     # the README's 0.2%
+        slope = _by_quantity(rows, f"plateau {k}: length per ln(1/alpha)")
+        theory = 1 / s[0] if k == 0 else 1 / s[k] - 1 / s[k - 1]
+        assert slope["paper"] == pytest.approx(theory, rel=1e-14)
+        seen = np.array([v is not None for v in f["lengths"]])    # a plateau too short at
+        lengths = np.array([v for v in f["lengths"] if v is not None], float)  # large alpha
+        assert slope["ours"] == pytest.approx(np.polyfit(x[seen], lengths, 1)[0], rel=1e-9)
+        assert slope["ours"] == pytest.approx(theory, rel=1e-2)
+
+
+def test_edge_of_stability_ratio_from_the_sharpness_samples():
+    """Mean sharpness/(2/eta) recomputed from the stored samples from the first one at or above
+    2/eta on; within the analysis's tolerance of 1 where the row says 'at the edge'."""
+    data, rows = _rows("edge_of_stability")
+    for st in data["settings"]:
+        for r in st["runs"]:
+            row = _by_quantity(rows, f"{st['name']}, eta = {r['eta']:g}:")
+            s = np.asarray(r["sharpness"], float)
+            above = np.flatnonzero(s >= 2 / r["eta"])
+            if above.size == 0:
+                assert row["ours"] == "never reaches 2/eta"
+                continue
+            mean = float(np.mean(s[above[0]:] * r["eta"] / 2))
+            assert row["ours"] == pytest.approx(mean, rel=1e-12)
+            assert ("at the edge" in row["agreement"]) == (abs(mean - 1) <= 0.03 and
+                                                           r["loss_final"] < r["loss_at_cross"]
+                                                           and r["loss_rose_fraction_after"] > 0)
