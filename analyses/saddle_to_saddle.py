@@ -116,21 +116,13 @@ def render(data: dict, config: dict):
 
     from dlnflow.plot.graph import draw_connection_graph, layout_by_loss
     from dlnflow.plot.style import PALETTE, figure, paper_style
+    from dlnflow.plot.trajectories import plateau_losses
 
     levels = np.asarray(data["levels"], float)
     with paper_style():
         fig, (ax0, ax1, ax2) = figure(columns=2, aspect=0.36, ncols=3)
-        for i, r in enumerate(data["runs"]):
-            col = PALETTE[i % len(PALETTE)]
-            ax0.semilogy(np.asarray(r["t"], float), np.asarray(r["loss"], float), color=col,
-                         lw=1.0, label=rf"$\alpha$ = {r['alpha']:.0e}")
-            for p in r["plateaus"]:
-                ax0.plot([p["start"], p["end"]], [p["loss"]] * 2, color=col, lw=3, alpha=0.35)
-        for lev in levels:
-            ax0.axhline(lev, color="#999999", lw=0.5, ls=":")
-        ax0.set_ylim(bottom=1e-10)
-        ax0.set_xlabel("t")
-        ax0.set_ylabel("loss")
+        plateau_losses(ax0, data["runs"], [rf"$\alpha$ = {r['alpha']:.0e}" for r in data["runs"]],
+                       levels, bottom=1e-10)
         ax0.set_title(r"plateaus at $\frac{1}{2}\sum_{i>k} s_i^2$")
         ax0.legend(frameon=False, fontsize=6)
 

@@ -175,26 +175,16 @@ def render(data: dict, config: dict):
     from dlnflow.plot.graph import draw_connection_graph
     from dlnflow.plot.spectra import singular_value_trajectories
     from dlnflow.plot.style import PALETTE, figure, paper_style
+    from dlnflow.plot.trajectories import plateau_losses
 
     levels = np.asarray(data["levels"], float)
     ops = data["operators"]
     with paper_style():
         fig, axes = figure(columns=2, aspect=0.62, nrows=2, ncols=2)
         ax0, ax1, ax2, ax3 = axes.ravel()
-        for i, o in enumerate(ops):
-            r = o["runs"][-1]
-            col = PALETTE[i % len(PALETTE)]
-            t = np.asarray(r["t"], float)
-            ax0.semilogy(t, np.asarray(r["loss"], float), color=col, lw=1.0,
-                         label=f"m = {o['measurements']}" + (" (isometric)" if o["isometric"]
-                                                             else ""))
-            for p in r["plateaus"]:
-                ax0.plot([p["start"], p["end"]], [p["loss"]] * 2, color=col, lw=3, alpha=0.35)
-        for lev in levels:
-            ax0.axhline(lev, color="#999999", lw=0.5, ls=":")
-        ax0.set_ylim(bottom=1e-8)
-        ax0.set_xlabel("t")
-        ax0.set_ylabel("loss")
+        plateau_losses(ax0, [o["runs"][-1] for o in ops],
+                       [f"m = {o['measurements']}" + (" (isometric)" if o["isometric"] else "")
+                        for o in ops], levels, bottom=1e-8)
         ax0.set_title(rf"loss, $\alpha$ = {data['alphas'][-1]:.0e}; dotted: "
                       r"$\frac{1}{2}\sum_{i>k}s_i^2$")
         ax0.legend(frameon=False, fontsize=6)

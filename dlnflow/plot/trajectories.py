@@ -52,3 +52,22 @@ def loss_curves(ax: Axes, runs: Sequence[Any], floor: float = 1e-30,
     ax.set_xlabel(r"time $t$ (GD: $t = k\eta$)")
     ax.set_ylabel(r"excess loss $F - F^*$")
     return ax
+
+
+def plateau_losses(ax: Axes, runs: Sequence[dict], labels: Sequence[str],
+                   levels: Sequence[float], bottom: float) -> Axes:
+    """Loss curves (log scale) of ``runs`` (dicts with t, loss and detected plateaus, each with
+    start, end, loss) with their plateaus as thick translucent bars, and the predicted plateau
+    ``levels`` as dotted lines; the y axis starts at ``bottom``."""
+    for i, (r, label) in enumerate(zip(runs, labels, strict=True)):
+        col = PALETTE[i % len(PALETTE)]
+        ax.semilogy(np.asarray(r["t"], float), np.asarray(r["loss"], float), color=col, lw=1.0,
+                    label=label)
+        for p in r["plateaus"]:
+            ax.plot([p["start"], p["end"]], [p["loss"]] * 2, color=col, lw=3, alpha=0.35)
+    for lev in levels:
+        ax.axhline(lev, color="#999999", lw=0.5, ls=":")
+    ax.set_ylim(bottom=bottom)
+    ax.set_xlabel("t")
+    ax.set_ylabel("loss")
+    return ax
