@@ -60,6 +60,21 @@ def figure_bytes(fig: Any, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def rendered_bytes(render: Any, data: Any, config: Any, fmts: tuple[str, ...]
+                   ) -> dict[str, bytes]:
+    """``render(data, config)`` drawn in the paper style and saved in each format (the
+    figure closed afterwards): format -> bytes."""
+    from .plot.style import paper_style
+
+    with paper_style():
+        fig = render(data, config)
+    try:
+        return {fmt: figure_bytes(fig, fmt) for fmt in fmts}
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+
 def _write(path: Path, data: bytes) -> None:
     """Atomic write, skipped when the file already holds these bytes; readable permissions."""
     if path.is_file() and path.read_bytes() == data:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InputError
 from .figure_cache import sha256_hex
-from .figure_output import _write, figure_bytes
+from .figure_output import _write, rendered_bytes
 from .io import dumps
 
 
@@ -69,18 +69,9 @@ def render_one(c: Computed, out: Path, fmts: tuple[str, ...],
         data_bytes = (dumps(c.record, indent=1) + "\n").encode()
         _write(out / f"{an.name}.json", data_bytes)
         files[f"{an.name}.json"] = sha256_hex(data_bytes)
-        from .plot.style import paper_style
-
-        with paper_style():
-            fig = mod.render(data, c.config)
-        try:
-            for fmt in fmts:
-                blob = figure_bytes(fig, fmt)
-                _write(out / f"{an.name}.{fmt}", blob)
-                files[f"{an.name}.{fmt}"] = sha256_hex(blob)
-        finally:
-            import matplotlib.pyplot as plt
-            plt.close(fig)
+        for fmt, blob in rendered_bytes(mod.render, data, c.config, fmts).items():
+            _write(out / f"{an.name}.{fmt}", blob)
+            files[f"{an.name}.{fmt}"] = sha256_hex(blob)
         if hasattr(mod, "tables"):
             for fname, text in sorted(mod.tables(data, c.config).items()):
                 if "/" in fname or fname.startswith("."):
