@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -57,8 +58,7 @@ def serve(port: int = 5006, *, address: str = "localhost", open_browser: bool | 
     if has_display() if open_browser is None else open_browser:
         server.io_loop.add_callback(server.show, "/")
     try:
-        server.io_loop.start()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):    # Ctrl-C ends the server quietly
+            server.io_loop.start()
     finally:
         server.stop()

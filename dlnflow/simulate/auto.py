@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import InputError
 from .options import AUTO, Solver
 
 AUTO_STIFF_MAX_PARAMS = 64
@@ -38,11 +37,8 @@ def auto_solver_name(system) -> str:
     """The solver "auto" resolves to for ``system`` (see the module docstring)."""
     from . import reduction  # imports scipy: only when a flow is solved
 
-    try:
-        reduction.check(system)
+    if reduction.supports(system):
         return "reduction"
-    except InputError:
-        pass
     if not system.autonomous or system.state_problem.num_params > AUTO_STIFF_MAX_PARAMS:
         return "tsit5"
     return "rodas4"

@@ -162,11 +162,16 @@ def _fortran_quiet():
         os.close(saved)
 
 
+def supports(system: AbstractFlow) -> bool:
+    """Whether ``system`` is the gradient flow of a scalar chain (the only flow this backend
+    solves)."""
+    return type(system) is GradientFlow and system.state_problem.is_scalar_chain
+
+
 def check(system: AbstractFlow) -> None:
-    """InputError unless ``system`` is the gradient flow of a scalar chain (the only flow this
-    backend solves)."""
+    """InputError unless ``supports(system)``."""
     problem = system.state_problem
-    if type(system) is not GradientFlow or not problem.is_scalar_chain:
+    if not supports(system):
         raise InputError(f"solver 'reduction' integrates the gradient flow of a scalar chain "
                          f"(Problem.scalar_chain); got {type(system).__name__} on "
                          f"{'a scalar chain' if problem.is_scalar_chain else 'matrix layers'}; "
