@@ -24,5 +24,12 @@ def test_portrait_deep_invariant_surface_and_render():
     # flow starts with |w2| >= 0.25 on the surface reach the minimum set p = 1
     wf = w[0][ok[0]][-1]
     assert abs(np.prod(wf) - 1.0) < 1e-6
+    # the figure draws every flow run and every GD run in the reduced coordinates (w1, w2)
     fig = m.render(json.loads(dumps(data)), m.QUICK)
-    assert fig.axes
+    drawn = [line.get_xydata() for line in fig.axes[0].lines]
+    gd_valid = np.asarray(data["gd_valid"], bool)
+    runs = [w[i][ok[i]][:, :2] for i in range(w.shape[0])] + \
+        [g[i][gd_valid[i]][:, :2] for i in range(g.shape[0])]
+    for run in runs:
+        assert any(xy.shape == run.shape and np.allclose(xy, run, rtol=0, atol=1e-12)
+                   for xy in drawn)
