@@ -117,6 +117,17 @@ def as_matrix(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+def paired_samples(X: Any, Y: Any) -> tuple[jax.Array, jax.Array]:
+    """Inputs X (d_in, n) and targets Y (d_out, n) as float64 arrays, samples as columns;
+    InputError unless both are matrices with the same n."""
+    Xm, Ym = as_matrix("X", X), as_matrix("Y", Y)
+    if Xm.shape[1] != Ym.shape[1]:
+        raise InputError(
+            f"X and Y must have the same number of columns (samples), got {Xm.shape[1]} "
+            f"and {Ym.shape[1]}")
+    return jnp.asarray(Xm), jnp.asarray(Ym)
+
+
 def tail_energy(M: np.ndarray, r: int) -> float:
     """sum_{i > r} s_i(M)^2: the squared distance of M to the matrices of rank <= r."""
     s = np.linalg.svd(M, compute_uv=False)

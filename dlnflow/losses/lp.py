@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError, check_positive_int
-from .base import AbstractLoss, as_matrix, least_squares_optimum
+from .base import AbstractLoss, as_matrix, least_squares_optimum, paired_samples
 from .convex import minimise_on_subspace
 
 
@@ -76,12 +76,8 @@ class LpRegression(AbstractLoss):
         power = check_positive_int("power", power, minimum=2)
         if power % 2:
             raise InputError(f"power must be even for the l_p loss, got {power}")
-        Xm, Ym = as_matrix("X", X), as_matrix("Y", Y)
-        if Xm.shape[1] != Ym.shape[1]:
-            raise InputError(
-                f"X and Y must have the same number of columns (samples), got {Xm.shape[1]} "
-                f"and {Ym.shape[1]}")
-        self.X, self.Y, self.power = jnp.asarray(Xm), jnp.asarray(Ym), power
+        self.X, self.Y = paired_samples(X, Y)
+        self.power = power
 
     @property
     def n_samples(self) -> int:

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import InputError
-from .base import QuadraticLoss, as_matrix, least_squares_optimum
+from .base import QuadraticLoss, least_squares_optimum, paired_samples
 
 
 class Regression(QuadraticLoss):
@@ -19,12 +18,7 @@ class Regression(QuadraticLoss):
     Y: jax.Array
 
     def __init__(self, X: Any, Y: Any):
-        Xm, Ym = as_matrix("X", X), as_matrix("Y", Y)
-        if Xm.shape[1] != Ym.shape[1]:
-            raise InputError(
-                f"X and Y must have the same number of columns (samples), got {Xm.shape[1]} "
-                f"and {Ym.shape[1]}")
-        self.X, self.Y = jnp.asarray(Xm), jnp.asarray(Ym)
+        self.X, self.Y = paired_samples(X, Y)
 
     @property
     def n_samples(self) -> int:
