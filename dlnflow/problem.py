@@ -19,9 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import _config  # noqa: F401  (float64)
+from . import (
+    _config,  # noqa: F401  (float64)
+    starts,
+)
 from .architecture import AbstractArchitecture, Params, Plain, Residual
-from .errors import InputError, check_finite_array, float_array
+from .errors import InputError
 from .losses import (
     AbstractLoss,
     CrossEntropy,
@@ -304,50 +307,11 @@ class Problem(eqx.Module):
 
         A scalar chain also takes its weights w_1, ..., w_L (or a batch of them) as an array of
         shape (L,) or (batch, L), or as the same numbers in a list or tuple."""
-        if isinstance(params, jax.Array | np.ndarray):
-            if self.is_scalar_chain:
-                params = self.scalar_params(float_array(name, params))
-            elif self.depth == 1:               # one layer: the array is W_1 (or a batch)
-                params = (params,)
-        elif self.is_scalar_chain and _numbers(params):    # numbers, not (1, 1) layers
-            params = self.scalar_params(float_array(name, params))
-        try:
-            params = tuple(params)
-        except TypeError:
-            raise InputError(f"{name} must be a sequence of {self.depth} arrays") from None
-        if len(params) != self.depth:
-            raise InputError(
-                f"{name} must have {self.depth} layers (one per layer of depth {self.depth}), "
-                f"got {len(params)}")
-        out, batch = [], None
-        for l, (W, shape) in enumerate(zip(params, self.layer_shapes, strict=True), start=1):
-            arr = float_array(f"{name}: W_{l}", W)
-            if arr.shape == shape:
-                this_batch = None
-            elif arr.ndim == 3 and arr.shape[1:] == shape:
-                this_batch = arr.shape[0]
-            else:
-                raise InputError(
-                    f"W_{l} must have shape {shape} (or (batch, *{shape})), got {arr.shape}")
-            if l > 1 and this_batch != batch:
-                raise InputError(f"W_{l} has batch size {this_batch}, W_1 has {batch}")
-            batch = this_batch
-            check_finite_array(f"W_{l}", arr)
-            out.append(jnp.asarray(arr))
-        return tuple(out), batch
+        return starts.check_params(self, params, name)
 
     def scalar_params(self, weights: Any) -> Params:
         """Scalar chain weights (w_1, ..., w_L), shape (L,) or (batch, L) -> params tuple."""
-        if not self.is_scalar_chain:
-            raise InputError("scalar_params needs a scalar chain problem")
-        w = np.asarray(weights, dtype=np.float64)
-        if w.ndim not in (1, 2) or w.shape[-1] != self.depth:
-            raise InputError(
-                f"a start must have {self.depth} weights (depth {self.depth}), got shape "
-                f"{w.shape}")
-        check_finite_array("weights", w)
-        wj = jnp.asarray(w)
-        return tuple(wj[..., l, None, None] for l in range(self.depth))
+        return starts.scalar_params(self, weights)
 
     def scalar_weights(self, params: Params) -> jax.Array:
         """Inverse of :meth:`scalar_params`: an array (..., L) of the scalar weights."""
@@ -357,12 +321,3 @@ class Problem(eqx.Module):
         """JSON-ready description (provenance) of the problem."""
         return {"name": self.name, **self.architecture.describe(), **self.objective.describe()}
 
-
-def _numbers(params: Any) -> bool:
-    """True for a non-empty list or tuple of numbers (or of lists of numbers: a batch)."""
-    if not isinstance(params, list | tuple) or not params:
-        return False
-    try:
-        return all(np.ndim(W) <= 1 for W in params)
-    except ValueError:                      # ragged entries: left to the layer checks
-        return False
