@@ -35,3 +35,17 @@ def detect_plateaus(t: np.ndarray, loss: np.ndarray, rate: np.ndarray, rate_tol:
                         "loss": float(loss[m]), "t_center": float(t[m])})
         i = j + 1
     return out
+
+
+def run_plateaus(problem, traj, b: int, rate_tol: float, min_samples: int) -> tuple:
+    """Run ``b`` of a flow Trajectory: its valid times, losses and states, the relative loss
+    rate ||grad F||^2 / F at each saved state, and the plateaus found in it."""
+    import jax
+
+    valid = np.asarray(traj.valid[b])
+    t = np.asarray(traj.t[b])[valid]
+    loss = np.asarray(traj.loss[b])[valid]
+    states = tuple(P[b][valid] for P in traj.params)
+    grad_sq = jax.vmap(lambda p: sum(jax.numpy.sum(g * g) for g in problem.grad(p)))
+    rate = np.asarray(grad_sq(states)) / np.maximum(loss, 1e-300)
+    return t, loss, states, rate, detect_plateaus(t, loss, rate, rate_tol, min_samples)

@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 from networkx.readwrite import json_graph
 
-from ._plateaus import detect_plateaus, plateau_levels
+from ._plateaus import plateau_levels, run_plateaus
 
 NAME = "saddle_to_saddle"
 TITLE = "Saddle-to-saddle: plateau losses, plateau length vs log(1/scale), itinerary of saddles"
@@ -45,7 +45,6 @@ def predicted_slopes(s: np.ndarray) -> np.ndarray:
 
 def compute(config: dict) -> dict:
     """Run every scale in one batch, detect plateaus, fit lengths, build the itinerary."""
-    import jax
 
     import dlnflow as dl
     from dlnflow.critical import connection_graph, critical_sets, graph_to_json, saddle_itinerary
@@ -61,16 +60,10 @@ def compute(config: dict) -> dict:
                                         atol=float(config["atol"])),
                        save=dl.SaveAt(ts=np.linspace(0.0, t1, int(config["n_save"]))))
 
-    grad_sq = jax.vmap(lambda p: sum(jax.numpy.sum(g * g) for g in problem.grad(p)))
     runs = []
     for b, a in enumerate(alphas):
-        valid = np.asarray(traj.valid[b])
-        t = np.asarray(traj.t[b])[valid]
-        loss = np.asarray(traj.loss[b])[valid]
-        g2 = np.asarray(grad_sq(tuple(P[b][valid] for P in traj.params)))
-        rate = g2 / np.maximum(loss, 1e-300)
-        plats = detect_plateaus(t, loss, rate, float(config["rate_tol"]),
-                                int(config["min_samples"]))
+        t, loss, _, rate, plats = run_plateaus(problem, traj, b, float(config["rate_tol"]),
+                                               int(config["min_samples"]))
         runs.append({"alpha": float(a), "status": str(traj.status[b]), "t": t, "loss": loss,
                      "rate": rate, "plateaus": plats})
 

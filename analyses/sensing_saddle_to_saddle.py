@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._plateaus import detect_plateaus, plateau_levels
+from ._plateaus import plateau_levels, run_plateaus
 
 NAME = "sensing_saddle_to_saddle"
 TITLE = "Saddle-to-saddle for matrix sensing: plateau losses vs saddles, isometric vs Gaussian"
@@ -55,20 +55,13 @@ def origin_rate(problem) -> float:
 
 
 def _runs(problem, traj, alphas, config) -> list[dict]:
-    import jax
 
     from dlnflow.critical import find_critical_points
 
-    grad_sq = jax.vmap(lambda p: sum(jax.numpy.sum(g * g) for g in problem.grad(p)))
     runs = []
     for b, a in enumerate(alphas):
-        valid = np.asarray(traj.valid[b])
-        t = np.asarray(traj.t[b])[valid]
-        loss = np.asarray(traj.loss[b])[valid]
-        states = tuple(P[b][valid] for P in traj.params)
-        rate = np.asarray(grad_sq(states)) / np.maximum(loss, 1e-300)
-        plats = detect_plateaus(t, loss, rate, float(config["rate_tol"]),
-                                int(config["min_samples"]))
+        t, loss, states, rate, plats = run_plateaus(problem, traj, b, float(config["rate_tol"]),
+                                                    int(config["min_samples"]))
         for p in plats:
             i = int(np.argmin(np.abs(t - p["t_center"])))
             x = np.concatenate([np.asarray(P[i]).ravel() for P in states])
