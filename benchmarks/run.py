@@ -1,16 +1,17 @@
 """Every speed measurement of dlnflow, side by side with its baseline, in one run.
 
-    python benchmarks/run.py [--quick] [--only CASE,...] [--repeats N]
+    python benchmarks/run.py [--quick] [--only CASE,...] [--repeats N] [--commands CMD,...]
 
 Prints one line per ratio, ``RATIO name = value (target ...)``, value = baseline time / dlnflow
 time (above 1: dlnflow is faster) unless the name says otherwise, each side the median of
 ``--repeats`` (>= 3) runs with its min-max. Compile-included times are taken in a fresh worker
 process (``workers.py``), its JAX caches cleared before every repeat; "cold" runs have the
 persistent compilation cache off (DLNFLOW_COMPILATION_CACHE=0), "warm" ones on and filled. CLI
-latencies are whole-process times. Baselines (``baselines.py``): ``python -c "import jax;
-jax.numpy.zeros(1)"``, numpy loops, scipy's LSODA looped over the starts at equal accuracy, a
-numba loop blocked over the starts (when numba, the ``bench`` extra, is installed), a plain
-jitted lax.scan of jax.grad, scipy's eigsh on jax.jvp(jax.grad). JAX picks the device (a GPU
+latencies are whole-process times, each run after a run of the baseline ``python -c "import jax;
+jax.numpy.zeros(1)"`` (``--commands`` picks the commands). Other baselines (``baselines.py``):
+numpy loops, scipy's LSODA looped over the starts at equal accuracy, a numba loop blocked over
+the starts (when numba, the ``bench`` extra, is installed), a plain jitted lax.scan of jax.grad,
+scipy's eigsh on jax.jvp(jax.grad). JAX picks the device (a GPU
 when it sees one); the device, cores and load are printed first.
 """
 
@@ -55,31 +56,37 @@ def _run_worker(name: str, kw: str, repeats: str) -> None:
 
 # ---------------------------------------------------------------- cases
 def case_latency(q: bool, n: int) -> None:
-    """Whole-process CLI latency against importing jax and making one array."""
-    base, _ = whole_process([PY, "-c", "import jax; jax.numpy.zeros(1)"], n)
-    print(f"  python -c 'import jax; jax.numpy.zeros(1)': {stat(base)}")
+    """Whole-process CLI latency against ``python -c "import jax; jax.numpy.zeros(1)"``. The
+    two are timed alternately (a baseline run before each dlnflow run), so that a change of the
+    machine's load shifts both sides alike; each ratio divides the medians of its own pairs."""
+    base_cmd = [PY, "-c", "import jax; jax.numpy.zeros(1)"]
     dl = [PY, "-m", "dlnflow.cli"]
     cmds = {"help": [*dl, "--help"],
             "gd": [*dl, "gd", "--depth", "4", "--target", "1", "--init", "0.9,0.9,0.9,0.9",
                    "--eta", "0.05", "--max-steps", "200", "--json"],
             "flow": [*dl, "flow", "--depth", "4", "--target", "1", "--init", "0.9,0.9,0.9,0.9",
-                     "--t1", "10", "--json"]}
-    if not q:
-        cmds["rates"] = [*dl, "rates", "--depth", "4", "--target", "1", "--init",
-                         "0.9,0.9,0.9,0.9", "--etas", "0.05", "--json"]
-        cmds["critical"] = [*dl, "critical", "--depth", "4", "--target", "1", "--json"]
-    for name, cmd in cmds.items():
-        target = "<= 1.5" if name == "help" else "<= 2"
+                     "--t1", "10", "--json"],
+            # the calls of docs/getting-started.md
+            "rates": [*dl, "rates", "--depth", "3", "--target", "1", "--init", "0.5,0.7,0.9",
+                      "--etas", "0.05,0.1", "--json"],
+            "critical": [*dl, "critical", "--depth", "3", "--target", "1", "--json"]}
+    for name in COMMANDS or cmds:
+        cmd = cmds[name]
         for label, env in (("cold", "0"), ("warm", "1")):
             if label == "cold" and (q or name == "help"):      # --quick: warm cache only
                 continue
+            target = ("<= 1.5" if name == "help" else "<= 2") if label == "warm" else "none"
             e = dict(os.environ, DLNFLOW_COMPILATION_CACHE=env)
             if label == "warm":
                 whole_process(cmd, 1, e)                    # fill the cache
-            t, rss = whole_process(cmd, n, e)
+            t, base, rss = [], [], 0.0
+            for _ in range(n):
+                base += whole_process(base_cmd, 1)[0]
+                ti, r = whole_process(cmd, 1, e)
+                t, rss = t + ti, max(rss, r)
             ratio(f"latency_{name}_{label}_vs_jax_import", np.median(t) / np.median(base),
-                  target, f"(time ratio, lower is better) dlnflow {stat(t)}, peak RSS "
-                  f"{rss:.0f} MB")
+                  target, f"(time ratio, lower is better) dlnflow {stat(t)}, jax import "
+                  f"{stat(base)}, peak RSS {rss:.0f} MB")
 
 
 def _flow_case(q: bool, n: int, width: int) -> None:
@@ -155,6 +162,8 @@ CASES = {"latency": case_latency, "flow_chain": case_flow_chain,
          "gd_depth": case_gd_depth, "gd_matrix": case_gd_matrix, "deep": case_deep,
          "sharpness": case_sharpness, "memory": case_memory, "pipeline": case_pipeline}
 QUICK = ("latency", "flow_chain", "gd_chain", "deep")
+COMMANDS: list[str] = []
+"""CLI commands of the latency case (--commands); empty: help, gd, flow, rates, critical."""
 SOLVERS: list[str] = []
 """Flow solvers to time (--solvers); empty: the default one, rodas4, reduction (chains),
 kvaerno5, tsit5."""
@@ -180,8 +189,14 @@ def main() -> None:
     ap.add_argument("--only", default=None, help=f"comma-separated cases among {', '.join(CASES)}")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (>= 3)")
     ap.add_argument("--solvers", default="", help="flow solvers to time, comma-separated")
+    ap.add_argument("--commands", default="",
+                    help="CLI commands of the latency case, comma-separated among help, gd, "
+                         "flow, rates, critical (default: all)")
     args = ap.parse_args()
     SOLVERS.extend(s for s in args.solvers.split(",") if s)
+    COMMANDS.extend(c for c in args.commands.split(",") if c)
+    if not set(COMMANDS) <= {"help", "gd", "flow", "rates", "critical"}:
+        ap.error(f"--commands: unknown command among {args.commands!r}")
     if args.repeats < 3:
         ap.error("--repeats must be >= 3 (medians of at least 3 runs)")
     names = args.only.split(",") if args.only else (QUICK if args.quick else list(CASES))
