@@ -10,9 +10,9 @@ Conventions: e = F - F* the excess loss; flow time t and GD iteration k meet at 
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,13 +27,27 @@ from .errors import (
     float_array,
     show,
 )
-from .problem import Params, Problem
-from .simulate import SaveAt, Solver, Stop, simulate
-from .systems import GradientDescent, GradientFlow, ModifiedFlow
-from .trajectory import Trajectory
+
+if TYPE_CHECKING:   # equinox and the solvers load on use: the formulas import light
+    from .problem import Params, Problem
+    from .trajectory import Trajectory
 
 
-@eqx.filter_jit
+def _filter_jit(fn):
+    """``equinox.filter_jit(fn)``, built on the first call (equinox is imported on use)."""
+    jitted = None
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        nonlocal jitted
+        if jitted is None:
+            import equinox as eqx
+            jitted = eqx.filter_jit(fn)
+        return jitted(*args, **kwargs)
+    return call
+
+
+@_filter_jit
 def _excess_and_grad_sq(problem: Problem, params: Params, fstar: jax.Array):
     def one(p):
         loss, g = problem.loss_and_grad(p)
@@ -42,7 +56,7 @@ def _excess_and_grad_sq(problem: Problem, params: Params, fstar: jax.Array):
     return jax.vmap(jax.vmap(one))(params)
 
 
-@eqx.filter_jit
+@_filter_jit
 def _hessian(problem: Problem, params: Params) -> jax.Array:
     return problem.hessian(params)
 
@@ -229,6 +243,9 @@ def gd_flow_distance(
     One start. Returns t (K+1,), distance (K+1,), max (float), the GD and flow trajectories.
     ``solver``: any flow solver name (default scipy's DOP853).
     """
+    from .simulate import SaveAt, Solver, Stop, simulate
+    from .systems import GradientDescent, GradientFlow, ModifiedFlow
+
     check_problem("problem", problem)
     eta = check_positive("eta", eta)
     horizon = check_positive("horizon", horizon)
@@ -262,6 +279,9 @@ def _flow_runs(problem: Problem, params: Any, t1: float, stop_at_loss: float
                ) -> tuple[Trajectory, Trajectory]:
     """The flow to the loss threshold (scipy DOP853, tight tolerances), and the same flow
     recorded on 2001 evenly spaced times up to where the first one stopped."""
+    from .simulate import SaveAt, Solver, Stop, simulate
+    from .systems import GradientFlow
+
     solver = Solver("DOP853", rtol=1e-11, atol=1e-13)
     first = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
                      stop=Stop(loss=stop_at_loss))
@@ -326,6 +346,9 @@ def scalar_chain_rates(problem: Problem, weights: Any, etas: Any = (),
 
 def _gd_row(problem: Problem, params: Any, eta: float, stop_at_loss: float,
             max_steps: int) -> dict[str, Any]:
+    from .simulate import SaveAt, Stop, simulate
+    from .systems import GradientDescent
+
     gd = simulate(GradientDescent(problem, eta), params,
                   stop=Stop(loss=stop_at_loss, max_steps=max_steps), save=SaveAt(every=1))
     status = gd.status[0]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..critical import critical_sets
 from ..errors import InputError, check_positive_int
 from ..io import dumps, to_jsonable
-from ..problem import Problem
 from ._common import finite_float, float_list, integer
+
+if TYPE_CHECKING:
+    from ..critical import CriticalSet
+    from ..problem import Problem
 
 NAME = "critical"
 HELP = ("critical sets (kind, loss, index, nullity, Hessian eigenvalues) of a scalar chain "
@@ -27,16 +30,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hidden width m (default: the target's size)")
 
 
+def check_chain(args: argparse.Namespace) -> tuple[int, float]:
+    """(depth, y) of the scalar chain named by --depth and --target (InputError on bad
+    values)."""
+    depth = check_positive_int("--depth", args.depth)
+    if args.width not in (None, 1):
+        raise InputError(f"--width applies to --target-diag only, got {args.width}")
+    if args.target == 0:
+        raise InputError("--target must be non-zero, got 0")
+    _check_scale("--target", [args.target])
+    if depth > 8:
+        raise InputError(f"--depth must be at most 8 for a scalar chain, got {depth}")
+    return depth, float(args.target)
+
+
 def build_problem(args: argparse.Namespace) -> Problem:
     """The problem named by the arguments (InputError on bad values)."""
-    depth = check_positive_int("--depth", args.depth)
+    from ..problem import Problem
+
     if args.target is not None:
-        if args.width not in (None, 1):
-            raise InputError(f"--width applies to --target-diag only, got {args.width}")
-        if args.target == 0:
-            raise InputError("--target must be non-zero, got 0")
-        _check_scale("--target", [args.target])
-        return Problem.scalar_chain(depth, args.target)
+        return Problem.scalar_chain(*check_chain(args))
+    depth = check_positive_int("--depth", args.depth)
     s = float_list("--target-diag", args.target_diag)
     if any(x == 0 for x in s):
         raise InputError(f"--target-diag entries must be non-zero, got {args.target_diag!r}")
@@ -75,11 +89,18 @@ def _check_scale(flag: str, values: list[float]) -> None:
                              f"{MAX_SCALE:g} (Hessians scale like the target squared), got {x:g}")
 
 
+def find_sets(args: argparse.Namespace) -> list[CriticalSet]:
+    """The classified critical sets the arguments name: a scalar chain (--target) in closed
+    form (``critical.chain``, numpy: no JAX compile), a diagonal target by autodiff."""
+    if args.target is not None:
+        from ..critical.chain import chain_critical_sets
+        return chain_critical_sets(*check_chain(args))
+    from ..critical.enumerate import critical_sets
+    return critical_sets(build_problem(args))
+
+
 def run(args: argparse.Namespace) -> int:
-    problem = build_problem(args)
-    if problem.is_scalar_chain and problem.depth > 8:
-        raise InputError(f"--depth must be at most 8 for a scalar chain, got {problem.depth}")
-    sets = critical_sets(problem)
+    sets = find_sets(args)
     rows = [c.to_dict() for c in sets]
     if args.json:
         print(dumps(to_jsonable(rows)))

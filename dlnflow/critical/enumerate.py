@@ -30,42 +30,15 @@ from ..architecture import Plain
 from ..errors import InputError, check_problem
 from ..losses import QuadraticLoss, SquareTarget
 from ..problem import Problem
+from .chain import chain_sets, label_of
 from .classify import apply_classification, classify_point
 from .sets import CriticalSet, orbit_tangent
 
 
-def _label(prefix: str, idx: tuple[int, ...]) -> str:
-    return prefix + "{" + ",".join(str(i + 1) for i in idx) + "}"
-
-
 def scalar_chain_sets(problem: Problem) -> list[CriticalSet]:
     """Critical sets of the square-loss scalar chain (see the module docstring)."""
-    L = problem.depth
     y = float(cast(SquareTarget, problem.objective).target[0, 0])
-    if y == 0.0:
-        raise InputError("target must be non-zero for the enumeration (y = 0 makes p = 0 the "
-                         "whole minimum set)")
-    a = abs(y) ** (1.0 / L)
-    out = []
-    for signs in itertools.product((1.0, -1.0), repeat=L):
-        if np.prod(signs) != np.sign(y):
-            continue
-        w = np.asarray(signs) * a
-        name = "".join("+" if s > 0 else "-" for s in signs)
-        out.append(CriticalSet(
-            label=f"min[{name}]", point=problem.scalar_params(w), loss=0.0, dimension=L - 1,
-            predicted_kind="global_min", invariant={"product": y, "signs": list(signs)},
-            generator="w_l -> g_l w_l / g_(l-1), g_l > 0 (branch of p = y)"))
-    for k in range(L, 1, -1):
-        for Z in itertools.combinations(range(L), k):
-            w = np.full(L, a)
-            w[list(Z)] = 0.0
-            out.append(CriticalSet(
-                label=_label("zeros=", Z), point=problem.scalar_params(w), loss=0.5 * y * y,
-                dimension=L - k, predicted_kind="strict_saddle" if k == 2 else "non_strict_saddle",
-                invariant={"product": 0.0, "zeros": [int(i) for i in Z]},
-                generator="w_i free for i not in Z (the subspace w_Z = 0)"))
-    return out
+    return chain_sets(problem.depth, y, problem.scalar_params)
 
 
 def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
@@ -105,7 +78,7 @@ def matrix_sets(problem: Problem, rtol: float = 1e-9) -> list[CriticalSet]:
                 kind = "non_strict_saddle"
             dim = orbit_tangent(problem, params).shape[1]
             out.append(CriticalSet(
-                label=_label("S=", S), point=params, loss=c0 - 0.5 * float(np.sum(mu[list(S)])),
+                label=label_of("S=", S), point=params, loss=c0 - 0.5 * float(np.sum(mu[list(S)])),
                 dimension=int(dim), predicted_kind=kind,
                 invariant={"product": WS, "S": [int(i) for i in S]}))
     return out

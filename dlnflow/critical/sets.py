@@ -9,27 +9,36 @@ With A antisymmetric (G orthogonal) the same directions are the symmetries of gr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 
-from ..architecture import ParamsLike
-from ..problem import Params, Problem
+if TYPE_CHECKING:           # the problem modules load equinox: not needed by numpy callers
+    from ..architecture import ParamsLike
+    from ..problem import Params, Problem
 
 
 def orbit_generators(problem: Problem, params: ParamsLike, orthogonal: bool = False) -> np.ndarray:
     """The generators' images at ``params`` as columns (n, m), in a fixed order of (l, A):
     dW_l = A W_l, dW_(l+1) = -W_(l+1) A for A = E_ij (or E_ij - E_ji when ``orthogonal``) in
     gl(d_l); none for residual forms."""
-    n = problem.num_params
-    if not problem.architecture.has_rescaling_symmetry or problem.depth < 2:
+    if not problem.architecture.has_rescaling_symmetry:
+        return np.zeros((problem.num_params, 0))
+    return plain_generators(problem.widths, params, orthogonal)
+
+
+def plain_generators(widths: tuple[int, ...], params: ParamsLike,
+                     orthogonal: bool = False) -> np.ndarray:
+    """:func:`orbit_generators` of a plain network of widths (d_0, ..., d_L)."""
+    shapes = [(widths[l + 1], widths[l]) for l in range(len(widths) - 1)]
+    n = sum(a * b for a, b in shapes)
+    if len(shapes) < 2:
         return np.zeros((n, 0))
     cols = []
-    for l in range(1, problem.depth):  # hidden layer l sits between W_l (index l-1) and W_(l+1)
-        d = problem.widths[l]
+    for l in range(1, len(shapes)):  # hidden layer l sits between W_l (index l-1) and W_(l+1)
+        d = widths[l]
         for i in range(d):
             for j in range(d):
                 if orthogonal and j <= i:
@@ -38,7 +47,7 @@ def orbit_generators(problem: Problem, params: ParamsLike, orthogonal: bool = Fa
                 A[i, j] = 1.0
                 if orthogonal:
                     A[j, i] = -1.0
-                dW = [np.zeros(s) for s in problem.layer_shapes]
+                dW = [np.zeros(s) for s in shapes]
                 dW[l - 1] = A @ np.asarray(params[l - 1])
                 dW[l] = -np.asarray(params[l]) @ A
                 cols.append(np.concatenate([m.ravel() for m in dW]))
@@ -49,14 +58,19 @@ def orbit_tangent(problem: Problem, params: Params, orthogonal: bool = False,
                   rtol: float = 1e-9) -> np.ndarray:
     """Orthonormal basis (columns) of the tangent space of the rescaling orbit at ``params``
     (the span of :func:`orbit_generators`); residual forms have no such symmetry (empty)."""
-    n = problem.num_params
     M = orbit_generators(problem, params, orthogonal)
+    return span_basis(M, float(np.linalg.norm(problem.flatten(params))), rtol)
+
+
+def span_basis(M: np.ndarray, norm: float, rtol: float = 1e-9) -> np.ndarray:
+    """Orthonormal basis of the column span of the generators M at a point of norm ``norm``:
+    singular directions above rtol * max(s_1, norm, 1)."""
     if M.shape[1] == 0:
-        return np.zeros((n, 0))
+        return np.zeros((M.shape[0], 0))
     U, s, _ = np.linalg.svd(M, full_matrices=False)
     if s.size == 0 or s[0] == 0.0:
-        return np.zeros((n, 0))
-    scale = max(s[0], float(np.linalg.norm(problem.flatten(params))), 1.0)
+        return np.zeros((M.shape[0], 0))
+    scale = max(s[0], norm, 1.0)
     return U[:, s > rtol * scale]
 
 
@@ -115,6 +129,7 @@ class CriticalSet:
         for W in self.point[:-1]:
             key, sub = jax.random.split(key)
             d = W.shape[0]
+            import scipy.linalg
             gs.append(scipy.linalg.expm(scale * np.asarray(jax.random.normal(sub, (d, d)))))
         return self.generate(gs)
 
