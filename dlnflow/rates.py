@@ -126,20 +126,31 @@ def hessian_eigenvalues(problem: Problem, point: Any) -> np.ndarray:
     return np.linalg.eigvalsh(np.asarray(_hessian(problem, p)))
 
 
+def transverse(eigenvalues: np.ndarray, rel_tol: float = 1e-5) -> np.ndarray:
+    """The eigenvalues above rel_tol * max |eigenvalue| (at a limit point: the directions
+    transverse to the minimum manifold)."""
+    ev = np.asarray(eigenvalues)
+    scale = max(float(np.max(np.abs(ev))), np.finfo(float).tiny)
+    return ev[ev > rel_tol * scale]
+
+
 def transverse_eigenvalues(problem: Problem, params: Any, rel_tol: float = 1e-5) -> np.ndarray:
     """Hessian eigenvalues of F at one point above rel_tol * max |eigenvalue| (the directions
     transverse to the minimum manifold at a limit point), ascending."""
-    ev = hessian_eigenvalues(problem, params)
-    scale = max(float(np.max(np.abs(ev))), np.finfo(float).tiny)
-    return ev[ev > rel_tol * scale]
+    return transverse(hessian_eigenvalues(problem, params), rel_tol)
+
+
+def flow_rate_from_eigenvalues(eigenvalues: Any) -> float:
+    """2 lambda_min over transverse Hessian eigenvalues (0 when there are none)."""
+    lam = np.asarray(eigenvalues)
+    return float(2.0 * lam.min()) if lam.size else 0.0
 
 
 def flow_asymptotic_rate(problem: Problem, limit: Any) -> float:
     """2 lambda_min over the transverse Hessian eigenvalues at the flow's limit point
     (excess loss ~ exp(-2 lambda t) near a minimum; square loss)."""
     _limit_point(check_problem("problem", problem))
-    lam = transverse_eigenvalues(problem, limit)
-    return float(2.0 * lam.min()) if lam.size else 0.0
+    return flow_rate_from_eigenvalues(transverse_eigenvalues(problem, limit))
 
 
 def gd_rate_from_eigenvalues(eigenvalues: Any, eta: float) -> float:
@@ -275,30 +286,15 @@ def gd_flow_distance(
             "eta": eta, "horizon": horizon, "modified": modified}
 
 
-def _flow_runs(problem: Problem, params: Any, t1: float, stop_at_loss: float
-               ) -> tuple[Trajectory, Trajectory]:
-    """The flow to the loss threshold (scipy DOP853, tight tolerances), and the same flow
-    recorded on 2001 evenly spaced times up to where the first one stopped."""
-    from .simulate import SaveAt, Solver, Stop, simulate
-    from .systems import GradientFlow
-
-    solver = Solver("DOP853", rtol=1e-11, atol=1e-13)
-    first = simulate(GradientFlow(problem), params, t1=t1, solver=solver,
-                     stop=Stop(loss=stop_at_loss))
-    tf = float(first.t_final[0])
-    grid = SaveAt(ts=np.linspace(0.0, tf, 2001)[1:-1].tolist()) if tf > 0 else None
-    return first, simulate(GradientFlow(problem), params, t1=max(tf, 1e-12), solver=solver,
-                           save=grid)
-
-
 def scalar_chain_rates(problem: Problem, weights: Any, etas: Any = (),
                        stop_at_loss: float = 1e-12, t1: float = 1e4,
                        max_steps: int = 100_000) -> dict[str, Any]:
     """Rates of one start ``weights`` of a scalar chain with the square loss: the flow's least
     local and asymptotic rate against Min-Vidal-Mallada's 2 alpha* (bounds), and per GD step
     size its status, iterations to ``stop_at_loss``, asymptotic rate and largest distance to the
-    flow. Returns a JSON-ready dict; ``note`` says why a value is missing."""
-    from .bounds import alpha_star_scalar, scalar_margin
+    flow (``dlnflow.chain_rates``, runs by ``simulate``). Returns a JSON-ready dict; ``note``
+    says why a value is missing."""
+    from .chain_rates import report, simulated_runs
     from .losses import SquareTarget
 
     check_problem("problem", problem)
@@ -310,60 +306,6 @@ def scalar_chain_rates(problem: Problem, weights: Any, etas: Any = (),
     t1 = check_positive("t1", t1)
     max_steps = check_positive_int("max_steps", max_steps)
     y = float(problem.objective.target[0, 0])
-    params = problem.scalar_params(np.asarray(w))
-    out: dict[str, Any] = {"depth": problem.depth, "target": y, "init": w,
-                           "stop_at_loss": stop_at_loss}
-    notes = []
-    c = out["margin"] = scalar_margin(w, y)
-    out["alpha_star"] = alpha_star_scalar(w, y) if problem.depth >= 2 and c > 0 else None
-    if problem.depth < 2:
-        notes.append("alpha* is defined for depth >= 2")
-    elif c <= 0:
-        notes.append(f"margin |y| - |y - p(0)| = {c:.6g} is not positive: Min-Vidal-Mallada's "
-                     "bound gives no rate for this start")
-
-    first, flow = _flow_runs(problem, params, t1, stop_at_loss)
-    _, r = local_rate(flow)
-    rr = r[0][np.isfinite(r[0])]
-    conv = first.status[0] == "converged"
-    out["flow_status"] = str(first.status[0])
-    out["flow_time"] = float(first.t_final[0]) if conv else None
-    out["flow_rate_min"] = float(rr.min()) if rr.size else None
-    out["flow_rate_asymptotic"] = (flow_asymptotic_rate(problem, first.params_final)
-                                   if conv else None)
-    if out["alpha_star"] is not None and rr.size:
-        out["flow_rate_over_2alpha_star"] = float(rr.min() / (2 * out["alpha_star"]))
-    if not conv:
-        notes.append(f"flow did not reach the loss {stop_at_loss:g} by t={t1:g}: "
-                     f"{first.status[0]}")
-
-    out["gd"] = [_gd_row(problem, params, float(eta), stop_at_loss, max_steps)
-                 for eta in etas]
-    if notes:
-        out["note"] = "; ".join(notes)
-    return out
-
-
-def _gd_row(problem: Problem, params: Any, eta: float, stop_at_loss: float,
-            max_steps: int) -> dict[str, Any]:
-    from .simulate import SaveAt, Stop, simulate
-    from .systems import GradientDescent
-
-    gd = simulate(GradientDescent(problem, eta), params,
-                  stop=Stop(loss=stop_at_loss, max_steps=max_steps), save=SaveAt(every=1))
-    status = gd.status[0]
-    ok = status == "converged"
-    k = int(gd.steps[0])
-    row: dict[str, Any] = {"eta": eta, "status": str(status),
-                           "iterations": k if ok else None,
-                           "rate_asymptotic": (gd_asymptotic_rate(problem, gd.params_final, eta)
-                                               if ok else None)}
-    if status == "diverged":
-        row["distance_to_flow_max"] = None
-        row["note"] = "gradient descent diverged"
-    elif k >= 1:
-        row["distance_to_flow_max"] = gd_flow_distance(problem, params, eta, k * eta, gd=gd,
-                                                       rtol=1e-11, atol=1e-13)["max"]
-    else:
-        row["distance_to_flow_max"] = 0.0
-    return row
+    runs = simulated_runs(problem, w, [float(e) for e in etas], stop_at_loss, t1, max_steps)
+    return report(problem.depth, y, w, stop_at_loss, t1, *runs,
+                  lambda p: hessian_eigenvalues(problem, p))

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.optimize
 
 from ..errors import InputError, check_finite, check_finite_array, float_array
-from ..losses import SquareTarget
 
 if TYPE_CHECKING:
     from ..trajectory import Trajectory
@@ -88,6 +87,7 @@ def rate_bound_check(trajectory: Trajectory, K: float = 2.0, rtol: float = 1e-9)
     Scalar chains with the square loss (K = 2); one entry per run: alpha_star (None when the
     margin is not positive), min_rate, min_ratio = min_rate / (K alpha*), holds (bool).
     """
+    from ..losses import SquareTarget  # on use: the formulas import without equinox
     from ..rates import local_rate
 
     prob = trajectory.problem

@@ -1,12 +1,12 @@
-"""`dlnflow rates`: convergence rates of gradient flow and descent on a scalar chain vs alpha*."""
+"""`dlnflow rates`: convergence rates of gradient flow and descent on a scalar chain vs alpha*
+(``chain_rates``: closed forms where every run converges, else ``dlnflow.simulate``)."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..chain_rates import chain_rates
 from ..errors import InputError, check_finite, check_positive, check_positive_int
-from ..problem import Problem
-from ..rates import scalar_chain_rates
 from ._common import emit, float_list, integer
 
 NAME = "rates"
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
                          f"{args.init}")
     etas = [] if args.etas is None else [check_positive("--etas", e)
                                          for e in float_list("--etas", args.etas)]
-    out = scalar_chain_rates(Problem.scalar_chain(depth, y), w, etas,
-                             stop_at_loss=check_positive("--stop-at-loss", args.stop_at_loss),
-                             t1=check_positive("--t1", args.t1),
-                             max_steps=check_positive_int("--max-steps", args.max_steps))
+    out = chain_rates(depth, y, w, etas,
+                      stop_at_loss=check_positive("--stop-at-loss", args.stop_at_loss),
+                      t1=check_positive("--t1", args.t1),
+                      max_steps=check_positive_int("--max-steps", args.max_steps))
     a = out["alpha_star"]
     lines = [f"scalar chain L={depth}, y={y:g}, start {w}, margin {out['margin']:.6g}",
              f"alpha* = {a:.6g} (bound on the flow rate 2 alpha* = {2 * a:.6g})" if a is not None

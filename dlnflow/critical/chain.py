@@ -66,11 +66,28 @@ def chain_sets(depth: int, y: float, point: Callable[[np.ndarray], Any]) -> list
     return out
 
 
+def chain_loss(w: np.ndarray, y: float) -> float:
+    """F = 0.5 (p - y)^2 at the weights w."""
+    return 0.5 * (float(np.prod(w)) - y) ** 2
+
+
+def others_products(w: np.ndarray) -> np.ndarray:
+    """q_i = prod_(j != i) w_j (prefix times suffix products: no division, exact at zeros)."""
+    pre = np.concatenate(([1.0], np.cumprod(w[:-1])))
+    suf = np.concatenate((np.cumprod(w[:0:-1])[::-1], [1.0]))
+    return pre * suf
+
+
+def chain_gradient(w: np.ndarray, y: float) -> np.ndarray:
+    """grad F = (p - y) q at the weights w."""
+    return (float(np.prod(w)) - y) * others_products(w)
+
+
 def chain_derivatives(w: np.ndarray, y: float) -> tuple[np.ndarray, np.ndarray, float]:
     """(Hessian, gradient, loss) of F at the weights w (module docstring)."""
     L = w.size
     p = float(np.prod(w))
-    q = np.array([np.prod(np.delete(w, i)) for i in range(L)])
+    q = others_products(w)
     H = np.outer(q, q)
     for i in range(L):
         for j in range(L):
