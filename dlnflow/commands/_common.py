@@ -143,7 +143,7 @@ def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
         if len(w) != problem.depth:
             raise InputError(f"--init must have {problem.depth} weights (one per layer), got "
                              f"{len(w)}: {args.init}")
-        return init.scaled(problem.scalar_params(w), scale), 1
+        return _scaled(init, problem.scalar_params(w), scale), 1
     kind = args.init_kind or "lecun_normal"
     kinds = sorted([*init.INITS, "identity", "zero_first", "zeros"])
     if kind not in kinds:
@@ -155,7 +155,13 @@ def build_starts(args: argparse.Namespace, problem) -> tuple[Any, int]:
         params = init.by_name(kind, problem, batch=n)
     else:
         params = init.by_name(kind, problem, jax.random.PRNGKey(seed), batch=n)
-    return init.scaled(params, scale), n
+    return _scaled(init, params, scale), n
+
+
+def _scaled(init, params, scale: float):
+    """``init.scaled``, skipped for the default --init-scale 1 (1 * W = W exactly; no eager
+    multiply to trace and compile per layer shape)."""
+    return params if scale == 1.0 else init.scaled(params, scale)
 
 
 def per_run(values: list, n: int) -> Any:
