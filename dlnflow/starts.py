@@ -66,8 +66,8 @@ def scalar_params(problem: Problem, weights: Any) -> Params:
             f"a start must have {problem.depth} weights (depth {problem.depth}), got shape "
             f"{w.shape}")
     check_finite_array("weights", w)
-    wj = jnp.asarray(w)
-    return tuple(wj[..., l, None, None] for l in range(problem.depth))
+    # sliced in numpy: slicing a JAX array compiles an op per shape (CLI latency)
+    return tuple(jnp.asarray(w[..., l, None, None]) for l in range(problem.depth))
 
 
 def _numbers(params: Any) -> bool:
