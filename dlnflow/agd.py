@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,7 +58,7 @@ class AlignedGD(AbstractMap):
     """
 
     problem: Problem
-    eta: float = eqx.field(static=True)
+    eta: float
 
     def __init__(self, problem: Problem, eta: float):
         _check_agd_problem(problem)

@@ -48,6 +48,19 @@ def _chain_product_jvp(primals, tangents):
     return jnp.prod(w, axis=0), jnp.sum(dw * left * right, axis=0)
 
 
+def others_product(w: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(prod_(j != i) w_j for every i, prod_i w_i) over the leading axis, in O(L) as one
+    reduction and elementwise work: q / w_i with q the product of the nonzero weights, exact
+    zeros handled by counting them (one zero: its own entry is q, the others 0). First-order
+    use only (GD steps): q / w_i rounds once more than a product of the others."""
+    zero = w == 0
+    q = jnp.prod(jnp.where(zero, 1.0, w), axis=0)
+    zeros = jnp.sum(zero, axis=0)
+    others = jnp.where(zero, jnp.where(zeros == 1, q, 0.0),
+                       jnp.where(zeros == 0, q / jnp.where(zero, 1.0, w), 0.0))
+    return others, jnp.where(zeros == 0, q, 0.0)
+
+
 class AbstractArchitecture(eqx.Module):
     """Widths (d_0, ..., d_L) of the layers and the map params -> end-to-end matrix."""
 

@@ -259,9 +259,13 @@ class Problem(eqx.Module):
     def loss_flat(self, vector: jax.Array) -> jax.Array:
         """F at the flattened parameters (for scalar chains f(c w_L...w_1) directly)."""
         if self.is_scalar_chain:
-            c = cast(Plain, self.architecture).output_scale
-            return self.f(jnp.reshape(c * jnp.prod(vector), (1, 1)))
+            return self.loss_of_product(jnp.prod(vector))
         return self.loss(self.unflatten(vector))
+
+    def loss_of_product(self, p: jax.Array) -> jax.Array:
+        """Scalar chains: F as a function of the product p = w_L...w_1, f(c p) (one run)."""
+        c = cast(Plain, self.architecture).output_scale
+        return self.f(jnp.reshape(c * p, (1, 1)))
 
     def hessian(self, params: Params) -> jax.Array:
         """Hessian of F in the flattened coordinates of :meth:`flatten` (one run).

@@ -10,7 +10,8 @@ import pytest
 import dlnflow as dl
 from dlnflow import init
 from dlnflow.simulate import SaveAt, Stop, maps
-from dlnflow.simulate.maps import MAX_BLOCK, _map_loop, block_size, map_devices
+from dlnflow.simulate.map_loop import map_loop, record_rows
+from dlnflow.simulate.maps import map_devices, traced_settings
 
 
 def _scalar_batch():
@@ -22,12 +23,6 @@ def _scalar_batch():
                    [0.0, 0.0, 1.0],        # a saddle: exact fixed point of the map
                    [5e-3, 5e-3, 5e-3]])    # still on the plateau at max_steps
     return prob, w0
-
-
-def test_block_size_ignores_the_stride():
-    assert block_size(20_000, exact_stall=False) == MAX_BLOCK == 32
-    assert block_size(37, exact_stall=False) == block_size(1, exact_stall=False) == MAX_BLOCK
-    assert block_size(64, exact_stall=True) == 1
 
 
 def _checked(monkeypatch, system, params, **kw):
@@ -96,23 +91,78 @@ def test_split_over_devices_equals_one_device():
     params = prob.scalar_params(jnp.asarray(np.vstack([w0, w0[:1] * 0.97])))   # 7 runs: padded
     system = dl.GradientDescent(prob, 0.05)
     assert map_devices(7) == min(jax.device_count(), 7) >= 2
-    args = (jnp.asarray(1e-10), jnp.asarray(0.0), jnp.asarray(1e12), jnp.asarray(0.0))
-    one = jax.device_get(_map_loop(system, params, 3000, 25, 25, 1, *args))
-    many = jax.device_get(_map_loop(system, params, 3000, 25, 25, 2, *args))
+    args = (*(jnp.asarray(v) for v in (3000, 25, 25, 1e-10, 0.0, 1e12)), 0.0)
+    state = (jax.vmap(prob.flatten)(params).T,)          # the loop's (L, B) layout
+    rows = record_rows(121)
+
+    def run(devices):
+        return jax.device_get(map_loop(traced_settings(system), state, True, rows, rows, 32, True,
+                                       devices, *args))
+    one, many = run(1), run(2)
     # final states, losses, statuses, iterations: identical
-    for a, b in zip(jax.tree.leaves(one[1:6]), jax.tree.leaves(many[1:6]), strict=True):
+    for a, b in zip(jax.tree.leaves(one[1:5]), jax.tree.leaves(many[1:5]), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(one[0]) == int(many[0]) == 3000
     # records up to each run's end (a device whose runs have all stopped stops recording)
-    iters = one[5]
-    kept = (np.arange(one[7].shape[0])[:, None] * 25) <= iters[None, :]
+    iters = one[4]
+    kept = (np.arange(121)[:, None] * 25) <= iters[None, :]
     assert kept.sum() > 130
-    np.testing.assert_array_equal(np.where(kept, one[7], 0), np.where(kept, many[7], 0))
-    for a, b in zip(one[6], many[6], strict=True):
-        np.testing.assert_array_equal(np.where(kept[..., None, None], a, 0),
-                                      np.where(kept[..., None, None], b, 0))
+    np.testing.assert_array_equal(np.where(kept, one[6][:121], 0),
+                                  np.where(kept, many[6][:121], 0))
+    np.testing.assert_array_equal(np.where(kept[:, None], one[5][0][:121], 0),
+                                  np.where(kept[:, None], many[5][0][:121], 0))
     # and simulate itself splits a batch over the devices
     traj = dl.simulate(system, params, stop=Stop(loss=1e-10, max_steps=3000),
                        save=SaveAt(every=25))
     assert traj.metadata["devices"] == 2
-    np.testing.assert_array_equal(traj.iterations, one[5])
+    np.testing.assert_array_equal(traj.iterations, one[4])
+
+
+def test_others_product_equals_the_product_of_the_others():
+    """prod_(j != i) w_j from one reduction (q / w_i, zeros counted) against numpy's product
+    of the other entries, with no, one and two exact zeros in a column."""
+    from dlnflow.architecture import others_product
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(7, 6))
+    w[2, 1] = 0.0                      # one zero in run 1
+    w[0, 2] = w[5, 2] = 0.0            # two zeros in run 2
+    others, prod = jax.device_get(others_product(jnp.asarray(w)))
+    ref = np.array([[np.prod(np.delete(w[:, b], i)) for b in range(6)] for i in range(7)])
+    np.testing.assert_allclose(others, ref, rtol=4e-16 * 7, atol=0)
+    np.testing.assert_allclose(prod, np.prod(w, axis=0), rtol=4e-16 * 7, atol=0)
+    assert others[2, 1] == np.prod(np.delete(w[:, 1], 2)) != 0 and np.all(others[:, 2] == 0)
+
+
+def test_a_new_step_size_reuses_the_compiled_loop():
+    """The step size, budget and strides are inputs of the compiled loop: a second step size,
+    budget and stride on the same shapes (record rows rounded up to ROW_QUANTUM: 121 and 146
+    records share 256 rows) compile nothing new (counted by JAX's compile events)."""
+    prob, w0 = _scalar_batch()
+    dl.simulate(dl.GradientDescent(prob, 0.05), w0, stop=Stop(loss=1e-10, max_steps=3000),
+                save=SaveAt(every=25))
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, *a, **k: compiles.append(name) if "backend_compile" in name else None)
+    try:
+        tr = dl.simulate(dl.GradientDescent(prob, 0.03), w0,
+                         stop=Stop(loss=1e-10, max_steps=2900), save=SaveAt(every=20))
+    finally:
+        jax.monitoring.clear_event_listeners()
+    assert compiles == []
+    assert tr.metadata["max_steps"] == 2900 and tr.status[3] == "diverged"
+
+
+def test_without_fixed_point_checks_runs_keep_going():
+    """Stop(stall_tol=None): a saddle start (an exact fixed point) runs to the budget with its
+    state unchanged, where the default stops it as stalled at iteration 0."""
+    prob, w0 = _scalar_batch()
+    system = dl.GradientDescent(prob, 0.05)
+    on = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=300))
+    off = dl.simulate(system, w0, stop=Stop(loss=1e-10, max_steps=300, stall_tol=None))
+    assert on.status[4] == "stalled" and on.iterations[4] == 0
+    assert off.status[4] == "max_steps" and off.iterations[4] == 300
+    np.testing.assert_array_equal(off.scalar_weights()[4, -1], w0[4])
+    # the other runs do not depend on the check
+    keep = [0, 1, 2, 3, 5]
+    assert [off.status[i] for i in keep] == [on.status[i] for i in keep]
+    np.testing.assert_array_equal(off.iterations[keep], on.iterations[keep])

@@ -88,7 +88,8 @@ def diagnose(system, traj: Trajectory, stop: Stop, note: str | None = None) -> T
         for i in look:
             s = status[i]
             t = float(traj.t_final[i])
-            if s in (Status.MAX_STEPS, Status.COMPLETED) and size[i] <= stop.stall_tol:
+            if (s in (Status.MAX_STEPS, Status.COMPLETED) and stop.stall_tol is not None
+                    and size[i] <= stop.stall_tol):
                 status[i] = Status.STALLED
                 messages[i] = (f"the flow is at a critical point (vector field 0) at t={t:g}, "
                                "above the loss threshold" if stop.loss is not None else

@@ -65,13 +65,15 @@ class Stop:
     attempted solver steps (flows; default 100,000) or of iterations (maps; required unless
     ``t1`` gives t1 / eta). ``diverge_factor``: a run whose loss exceeds diverge_factor *
     max(1, F(0)) or becomes non-finite has diverged. ``stall_tol`` (maps): a step moving no
-    weight by more than it marks a fixed point.
+    weight by more than it marks a fixed point (0: a step leaving every weight unchanged in
+    float64); None: runs never stop at fixed points (saves a test per step; a run at an exact
+    fixed point then keeps its state to the budget).
     """
 
     loss: float | None = None
     max_steps: int | None = None
     diverge_factor: float = 1e12
-    stall_tol: float = 0.0
+    stall_tol: float | None = 0.0
 
     def __post_init__(self):
         if self.loss is not None:
@@ -83,10 +85,11 @@ class Stop:
             object.__setattr__(self, "max_steps", steps)
         object.__setattr__(self, "diverge_factor",
                            check_positive("Stop.diverge_factor", self.diverge_factor))
-        tol = check_finite("Stop.stall_tol", self.stall_tol)
-        if tol < 0:
-            raise InputError(f"Stop.stall_tol must be >= 0, got {self.stall_tol!r}")
-        object.__setattr__(self, "stall_tol", tol)
+        if self.stall_tol is not None:
+            tol = check_finite("Stop.stall_tol", self.stall_tol)
+            if tol < 0:
+                raise InputError(f"Stop.stall_tol must be >= 0 or None, got {self.stall_tol!r}")
+            object.__setattr__(self, "stall_tol", tol)
 
     @property
     def threshold(self) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 
 from ..errors import check_positive
@@ -14,7 +13,7 @@ class GradientDescent(AbstractMap):
     """W_l <- W_l - eta dF/dW_l."""
 
     problem: Problem
-    eta: float = eqx.field(static=True)
+    eta: float
 
     def __init__(self, problem: Problem, eta: float):
         self.problem = problem

@@ -1,0 +1,267 @@
+"""The compiled loop of the maps: every run of a batch iterated until it stops on its own.
+
+One ``lax.while_loop`` over blocks of ``block`` steps (a ``fori_loop``); each step takes the
+loss F(y_i) of the iterate it starts from out of the same pass as the step, records it, and
+stops the run the step its iterate first
+
+* reaches the loss threshold, F(y_i) - F* <= thr: converged, iteration i;
+* is a fixed point, max |step(y_i) - y_i| <= stall_tol: stalled (converged when F(y_i) is within
+  round-off of F*), iteration i;
+* has a non-finite or exploded loss (F(y_i) > diverge_factor max(1, |F(y_0)|)): diverged,
+  keeping the last finite iterate y_(i-1) (carried along for this), iteration i - 1.
+
+Every step is checked, so the statuses and iterations do not depend on the block, the recording
+stride, the batch or its split over CPU devices. Records are written without branches: the
+loss (and the parameters) of iteration k go to row k // stride when k is on the stride, else to
+a spare last row that is dropped. Step size, iteration budget and strides are traced values, so
+a new step size or budget reuses the compiled loop; only the number of record rows (rounded up
+to ``ROW_QUANTUM``), the block and the batch shape are compiled in.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..status import CONVERGED, DIVERGED, STALLED
+from . import progress
+
+ROW_QUANTUM = 256
+"""Record buffers hold a multiple of this many rows (a changed budget rarely recompiles)."""
+
+
+def record_rows(n: int) -> int:
+    """Rows of a record buffer holding ``n`` records: n rounded up to ``ROW_QUANTUM``."""
+    return -(-n // ROW_QUANTUM) * ROW_QUANTUM
+
+
+def _rest(W: jax.Array) -> tuple[int, ...]:
+    return tuple(range(1, W.ndim))
+
+
+def _select(mask: jax.Array, a, b, axis: int = 0):
+    """Per run (``axis`` of every leaf is the batch): a where mask else b."""
+    def pick(u, v):
+        shape = [1] * u.ndim
+        shape[axis] = -1
+        return jnp.where(mask.reshape(shape), u, v)
+    return tuple(pick(u, v) for u, v in zip(a, b, strict=True))
+
+
+def _unmoved(a, b, axis: int) -> jax.Array:
+    """Per run: every weight of a equals b's (cheaper to reduce than the largest move)."""
+    def one(u, v):
+        return jnp.all(u == v, axis=tuple(d for d in range(u.ndim) if d != axis))
+    return functools.reduce(jnp.logical_and, [one(u, v) for u, v in zip(a, b, strict=True)])
+
+
+def _max_move(a, b, keep: tuple[int, ...]) -> jax.Array:
+    """max over the weights of |a - b|, keeping the axes ``keep`` (block step, run)."""
+    def one(u, v):
+        return jnp.max(jnp.abs(u - v), axis=tuple(d for d in range(u.ndim) if d not in keep))
+    return jnp.max(jnp.stack([one(u, v) for u, v in zip(a, b, strict=True)]), axis=0)
+
+
+def steppers(system, flat: bool):
+    """Batched (F(y), step(y)) and F on the loop state, and the state's batch axis.
+
+    The state is the params tuple (batch axis 0) or, for scalar chains, a 1-tuple of the
+    weights as an (L, B) array (batch axis 1: each layer's weights contiguous over the runs).
+    Gradient descent's step y - eta grad F is taken from the pullback of the batched loss
+    (runs are independent, so the gradient of sum_b F_b is every run's gradient), which XLA
+    compiles to far fewer kernels than a vmapped value_and_grad; on scalar chains from
+    f'(p) and the products of the other weights (``architecture.others_product``)."""
+    from ..architecture import others_product
+    from ..systems import GradientDescent
+
+    problem = system.state_problem
+    axis = 1 if flat else 0
+    if flat and isinstance(system, GradientDescent):
+        # dF/dw_i = f'(p) prod_(j != i) w_j: one reduction and elementwise work per step
+        loss_of_product = jax.vmap(problem.loss_of_product)
+
+        def loss_and_step(s):
+            others, p = others_product(s[0])
+            losses, pull = jax.vjp(loss_of_product, p)
+            (dp,) = pull(jnp.ones_like(losses))
+            return losses, (s[0] - system.eta * dp * others,)
+
+        return loss_and_step, lambda s: loss_of_product(jnp.prod(s[0], axis=0)), axis
+    if flat:
+        loss_b = jax.vmap(problem.loss_flat, in_axes=1)
+
+        def loss_state(s):
+            return loss_b(s[0])
+    else:
+        loss_state = jax.vmap(problem.loss)
+    if isinstance(system, GradientDescent):
+        def loss_and_step(s):
+            losses, pull = jax.vjp(loss_state, s)
+            (g,) = pull(jnp.ones_like(losses))
+            return losses, tuple(W - system.eta * G for W, G in zip(s, g, strict=True))
+    elif flat:
+        one = jax.vmap(system.loss_and_step_flat, in_axes=1, out_axes=(0, 1))
+
+        def loss_and_step(s):
+            losses, v = one(s[0])
+            return losses, (v,)
+    else:
+        loss_and_step = jax.vmap(system.loss_and_step)
+    return loss_and_step, loss_state, axis
+
+
+@eqx.filter_jit
+def map_loop(system, state, flat, rows, prows, block, sparse_params, devices, max_steps, stride,
+             pstride, thr, fstar, diverge_factor, stall_tol, tick=None):
+    """``map_loop_one`` on one device, or with the runs split evenly over ``devices`` CPU
+    devices (shard_map; the batch is padded by repeating its last run). Each device's loop stops
+    on its own; runs never interact, so the results do not depend on the split. ``stall_tol``
+    None or 0.0 is compiled in (see ``map_loop_one``), any other value is traced."""
+    axis = 1 if flat else 0
+    traced = (max_steps, stride, pstride, thr, fstar, diverge_factor)
+    static_tol = stall_tol is None or isinstance(stall_tol, float)
+    if not static_tol:
+        traced = (*traced, stall_tol)
+
+    def run(system, state, *traced):
+        tol = stall_tol if static_tol else traced[-1]
+        return map_loop_one(system, state, flat, rows, prows, block, sparse_params,
+                            *traced[:6], tol, tick)
+
+    if devices == 1:
+        return run(system, state, *traced)
+    B = state[0].shape[axis]
+    pad = -B % devices
+    if pad:
+        state = tuple(jnp.concatenate([W, jnp.repeat(jnp.take(W, jnp.array([B - 1]), axis),
+                                                     pad, axis)], axis) for W in state)
+    dynamic, static = eqx.partition(system, eqx.is_array)
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:devices]), ("runs",))
+    P = jax.sharding.PartitionSpec
+    runs = P(*([None] * axis), "runs")
+    recs = P(None, *([None] * axis), "runs")
+
+    def local(dynamic, state, *traced):
+        out = run(eqx.combine(dynamic, static), state, *traced)
+        return (out[0][None], *out[1:])
+
+    out = jax.shard_map(local, mesh=mesh, in_specs=(P(), runs, *([P()] * len(traced))),
+                        out_specs=(P("runs"), runs, P("runs"), P("runs"), P("runs"),
+                                   recs, P(None, "runs")),
+                        check_vma=False)(dynamic, state, *traced)
+    k, x, loss, code, iters, rec_x, rec_loss = out
+    cut = (slice(None),) * axis + (slice(0, B),)
+    return (jnp.max(k), tuple(W[cut] for W in x), loss[:B], code[:B], iters[:B],
+            tuple(R[(slice(None), *cut)] for R in rec_x), rec_loss[:, :B])
+
+
+def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_steps, stride,
+                 pstride, thr, fstar, diverge_factor, stall_tol, tick=None):
+    """Iterate the map over the batch, each run stopping on its own (module docstring).
+
+    ``stall_tol``: None (no fixed-point check), 0.0 (a step leaving every weight unchanged),
+    or a traced positive tolerance. A block in which a run diverges is run again from its
+    start with that run limited to its last finite iterate (the other runs repeat their
+    steps exactly). Returns (k, final state, final loss, code (-1: still running), iterations,
+    parameter records (prows + 1, ...), loss records (rows + 1, B)); records hold iterations
+    0, stride, ... (parameters 0, pstride, ...) up to each run's end, the last row is spare."""
+    loss_and_step, loss_state, axis = steppers(system, flat)
+    B = state[0].shape[axis]
+    loss0 = loss_state(state)
+    limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
+    at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
+
+    def bad_loss(v):
+        return ~jnp.isfinite(v) | (v > limit)
+
+    def fixed(new, y):                                  # the step moves no weight (> stall_tol)
+        if stall_tol is None:
+            return jnp.zeros(B, bool)
+        if isinstance(stall_tol, float) and stall_tol == 0.0:
+            return _unmoved(new, y, axis)
+        return _max_move(new, y, (axis,)) <= stall_tol
+
+    def light(y, n, steps):
+        """Up to n[b] steps of run b from y (iteration k), each checked: (y, stop index or -1,
+        the losses F(y_i) and, unless ``sparse_params``, the iterates y_i of the block)."""
+        def one(i, c):
+            y, stop_at, buf, pbuf = c
+            y_loss, new = loss_and_step(y)                  # F(y_i), y_(i+1)
+            buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
+            if not sparse_params:
+                pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
+                             for P, W in zip(pbuf, y, strict=True))
+            going = (stop_at < 0) & (i < n)
+            alarm = bad_loss(y_loss) | (y_loss - fstar <= thr) | fixed(new, y)
+            stop_at = jnp.where(going & alarm, i, stop_at)
+            return _select(going & ~alarm, new, y, axis), stop_at, buf, pbuf
+        pbuf = () if sparse_params else tuple(jnp.zeros((block, *W.shape), W.dtype) for W in y)
+        return jax.lax.fori_loop(0, steps, one, (y, jnp.full(B, -1, jnp.int32),
+                                                 jnp.zeros((block, B)), pbuf))
+
+    def body(c):
+        k, y, loss, code, iters, rec_x, rec_loss, lim, pending = c
+        running = code < 0
+        steps = jnp.minimum(block, max_steps - k)
+        if sparse_params:               # blocks end on the parameter records
+            r = -k % pstride
+            steps = jnp.where(r > 0, jnp.minimum(steps, r), steps)
+        n_block = jnp.where(running, steps, 0)
+        again = jnp.any(pending)                        # this pass repeats a block
+        n = jnp.where(pending, lim, n_block)
+        y1, stop_at, buf, pbuf = light(y, n, steps)
+        end_loss = loss_state(y1)
+        stopped = (stop_at >= 0) & ~pending
+        at_stop = jnp.take_along_axis(buf, jnp.maximum(stop_at, 0)[None], 0)[0]
+        diverged = ~again & ((stopped & bad_loss(at_stop))
+                             | (~stopped & running & bad_loss(end_loss)))
+        redo = jnp.any(diverged)
+        first_bad = jnp.where(stop_at >= 0, stop_at, n)
+        kind = jnp.where(at_stop - fstar <= at_min_tol, CONVERGED, STALLED)
+        kind = jnp.where(at_stop - fstar <= thr, CONVERGED, kind)
+        new_code = jnp.where(pending, DIVERGED, jnp.where(stopped, kind, code))
+        new_iters = jnp.where(stopped, k + stop_at, jnp.where(running, k + n, iters))
+        new_loss = jnp.where(stopped, at_stop, jnp.where(running, end_loss, loss))
+        # records: iteration k + i from row i of the block (none from a pass to be repeated)
+        its = k + jnp.arange(block)
+        on = ~redo & (jnp.arange(block) < steps)
+        j = jnp.where(on & (its % stride == 0), its // stride, rows)
+        rec_loss = rec_loss.at[j].set(buf, mode="drop")
+        if sparse_params:       # pstride >= block: a record at most at the block's start
+            jp = jnp.where(~redo & (k % pstride == 0), k // pstride, prows)
+            rec_x = tuple(jax.lax.dynamic_update_index_in_dim(R, W, jp, 0)
+                          for R, W in zip(rec_x, y, strict=True))
+        else:
+            jp = jnp.where(on & (its % pstride == 0), its // pstride, prows)
+            rec_x = tuple(R.at[jp].set(P, mode="drop") for R, P in zip(rec_x, pbuf, strict=True))
+        keep = lambda a, b: jnp.where(redo, a, b)       # noqa: E731
+        k_next = keep(k, k + steps)
+        out = (k_next, _select(jnp.full(B, redo), y, y1, axis), keep(loss, new_loss),
+               keep(code, new_code), keep(iters, new_iters), rec_x, rec_loss,
+               jnp.where(diverged, first_bad - 1, 0).astype(jnp.int32), diverged)
+        if tick is not None:
+            jax.lax.cond(k_next % (progress.EVERY * block) < block,
+                         lambda: jax.debug.callback(tick, k_next, out[4], out[3] >= 0),
+                         lambda: None)
+        return out
+
+    def cond(c):
+        return ((c[0] < max_steps) & jnp.any(c[3] < 0)) | jnp.any(c[8])
+
+    code0 = jnp.where(~jnp.isfinite(loss0), DIVERGED, -1).astype(jnp.int32)
+    rec_x = tuple(jnp.zeros((prows + 1, *W.shape), W.dtype) for W in state)
+    rec_loss = jnp.zeros((rows + 1, B))
+    init = (jnp.asarray(0, dtype=jnp.int64), state, loss0, code0, jnp.zeros(B, jnp.int64),
+            rec_x, rec_loss, jnp.zeros(B, jnp.int32), jnp.zeros(B, bool))
+    k, y, loss, code, iters, rec_x, rec_loss, _, _ = jax.lax.while_loop(cond, body, init)
+    # the last iterate of the runs still going (iteration k): records
+    j = jnp.where(k % stride == 0, k // stride, rows)
+    rec_loss = jax.lax.dynamic_update_index_in_dim(rec_loss, loss, j, 0)
+    jp = jnp.where(k % pstride == 0, k // pstride, prows)
+    rec_x = tuple(jax.lax.dynamic_update_index_in_dim(R, W, jp, 0)
+                  for R, W in zip(rec_x, y, strict=True))
+    return k, y, loss, code, iters, rec_x, rec_loss
