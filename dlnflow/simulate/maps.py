@@ -93,9 +93,9 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     state = (jax.vmap(problem.flatten)(params).T,) if flat else params
     n_rec, n_par = max_steps // stride + 1, max_steps // pstride + 1
     out = map_loop(traced_settings(system), state, flat, record_rows(n_rec), record_rows(n_par),
-                   block, pstride >= block, devices, *(jnp.asarray(v) for v in (
-                       max_steps, stride, pstride, stop.threshold, fstar, stop.diverge_factor)),
-                   stall_tol(stop),
+                   block, pstride >= block, devices, jnp.asarray(max_steps), jnp.asarray(stride),
+                   jnp.asarray(pstride), jnp.asarray(stop.threshold), jnp.asarray(fstar),
+                   jnp.asarray(stop.diverge_factor), stall_tol(stop),
                    tick=progress_tick(float(B) * max_steps * problem.num_params
                                       * max(problem.widths)))
     _, final, loss, code, iters, rec_params, rec_loss = jax.device_get(out)
