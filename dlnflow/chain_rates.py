@@ -164,7 +164,8 @@ def _drive(y: float, v0: np.ndarray, t_end: float, ts: np.ndarray, rtol: float, 
             root = scipy.optimize.brentq(lambda s, d=dense: chain_loss(d(s), y) - target,
                                          t_old, ode.t, xtol=1e-15, rtol=4 * np.finfo(float).eps)
             while i_ts < ts.size and ts[i_ts] < root:
-                rec_t.append(ts[i_ts]), rec_y.append(dense(ts[i_ts]))
+                rec_t.append(ts[i_ts])
+                rec_y.append(dense(ts[i_ts]))
                 i_ts += 1
             ode = scipy.integrate.DOP853(fun, t_old, y_old, root, rtol=rtol, atol=atol,
                                          first_step=max(root - t_old, 1e-300))
@@ -174,12 +175,14 @@ def _drive(y: float, v0: np.ndarray, t_end: float, ts: np.ndarray, rtol: float, 
             return np.array([*rec_t, t]), np.array([*rec_y, v])
         while i_ts < ts.size and ts[i_ts] <= ode.t:
             if 0 < ts[i_ts] < t_end:
-                rec_t.append(ts[i_ts]), rec_y.append(dense(ts[i_ts]))
+                rec_t.append(ts[i_ts])
+                rec_y.append(dense(ts[i_ts]))
             i_ts += 1
     if target is not None:                  # the horizon before the threshold
         return None
     if ode.t > rec_t[-1]:
-        rec_t.append(ode.t), rec_y.append(ode.y.copy())
+        rec_t.append(ode.t)
+        rec_y.append(ode.y.copy())
     return np.array(rec_t), np.array(rec_y)
 
 

@@ -109,7 +109,7 @@ def classify_chain_point(w: np.ndarray, y: float, rtol: float = 1e-7) -> Classif
     scale = Scale(depth=L, s=s, hessian_scale=balanced_lambda_max(L, s), degree=2,
                   optimal_loss=0.0)
     H, g, loss = chain_derivatives(w, y)
-    layers = [w[i].reshape(1, 1) for i in range(L)]
+    layers = tuple(w[i].reshape(1, 1) for i in range(L))
     T = span_basis(plain_generators((1,) * (L + 1), layers), float(np.linalg.norm(w)))
 
     def derivatives(V: np.ndarray, order: int, radius: float) -> np.ndarray:
