@@ -73,6 +73,29 @@ def _prepare(depths: Sequence[float], runs: Sequence[Any]) -> tuple[np.ndarray, 
     return d, [np.asarray(r, dtype=float).ravel() for r in runs]
 
 
+def _bootstrap_slopes(x: np.ndarray, runs: list[np.ndarray], n_boot: int,
+                      seed: int) -> np.ndarray:
+    """Slopes of log(median) on x over ``n_boot`` resamplings of every run (with replacement).
+
+    A censored bootstrap median is at least the largest finite count: a lower bound. Runs of
+    one size draw all resamplings at once: the same draws as one ``rng.choice`` per resampling
+    and run, in that order."""
+    rng = np.random.default_rng(seed)
+    sizes = {r.size for r in runs}
+    if len(sizes) == 1:
+        m = sizes.pop()
+        R = np.stack(runs)                                          # (runs, m)
+        idx = rng.integers(0, m, size=(n_boot, len(runs), m))
+        meds = np.quantile(np.take_along_axis(R[None], idx, 2), 0.5, axis=2,
+                           method="inverted_cdf")                  # (n_boot, runs)
+    else:
+        meds = np.array([[np.quantile(rng.choice(r, size=r.size), 0.5, method="inverted_cdf")
+                          for r in runs] for _ in range(n_boot)])
+    top = np.array([r[np.isfinite(r)].max() if np.isfinite(r).any() else np.inf for r in runs])
+    meds = np.maximum(np.where(np.isfinite(meds), meds, top), 1.0)
+    return np.array([np.polyfit(x, np.log(m), 1)[0] for m in meds])
+
+
 def fit_growth(depths: Sequence[float], runs: Sequence[Any], law: str = "exponential",
                level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Fit log(median count) against L (``exponential``) or log L (``polynomial``).
@@ -95,17 +118,7 @@ def fit_growth(depths: Sequence[float], runs: Sequence[Any], law: str = "exponen
         return out
     x = d[use] if law == "exponential" else np.log(d[use])
     fit = _ols(x, np.log(med[use]), level)
-    rng = np.random.default_rng(seed)
-    used_runs = [r for r, u in zip(runs, use, strict=True) if u]
-    boot = np.empty(n_boot)
-    for b in range(n_boot):
-        meds = []
-        for r in used_runs:
-            m = np.quantile(rng.choice(r, size=r.size), 0.5, method="inverted_cdf")
-            # A censored bootstrap median is at least the largest finite count: a lower bound.
-            meds.append(m if np.isfinite(m) else r[np.isfinite(r)].max())
-        meds = np.maximum(np.asarray(meds), 1.0)
-        boot[b] = np.polyfit(x, np.log(meds), 1)[0]
+    boot = _bootstrap_slopes(x, [r for r, u in zip(runs, use, strict=True) if u], n_boot, seed)
     lo, hi = np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2])
     out.update(slope=fit["slope"], intercept=fit["intercept"], r2=fit["r2"], sse=fit["sse"],
                ci_t=fit["ci_t"], ci=[float(lo), float(hi)])
