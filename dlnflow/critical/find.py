@@ -79,10 +79,11 @@ def point_stats(problem: Problem, X: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def set_distance(problem: Problem, cset: CriticalSet, params: Params,
-                 W: np.ndarray | None = None) -> float:
-    """Distance of ``params`` to the family of ``cset``, measured on its invariants."""
+                 W: np.ndarray | None = None, scale: float | None = None) -> float:
+    """Distance of ``params`` to the family of ``cset``, measured on its invariants
+    (``scale``: ``problem_scale(problem)`` when the caller has it)."""
     inv = cset.invariant
-    s = problem_scale(problem)
+    s = problem_scale(problem) if scale is None else scale
     a = s ** (1.0 / problem.depth)
     if "zeros" in inv or "signs" in inv:
         w = np.array([float(np.asarray(P).ravel()[0]) for P in params])
@@ -97,7 +98,7 @@ def set_distance(problem: Problem, cset: CriticalSet, params: Params,
 
 def match_point(problem: Problem, params: Params, sets: list[CriticalSet],
                 tol: float = 1e-4, loss: float | None = None,
-                W: np.ndarray | None = None) -> CriticalSet | None:
+                W: np.ndarray | None = None, scale: float | None = None) -> CriticalSet | None:
     """The critical set whose invariants ``params`` matches (within tol, relative), else None.
 
     Among several matches the most specific (least dimension) wins: a point at the origin of a
@@ -105,9 +106,9 @@ def match_point(problem: Problem, params: Params, sets: list[CriticalSet],
     """
     check_problem("problem", problem)
     loss = float(problem.loss(params)) if loss is None else loss
-    s = problem_scale(problem)
+    s = problem_scale(problem) if scale is None else scale
     cands = [(c.dimension, d, i) for i, c in enumerate(sets)
-             if (d := set_distance(problem, c, params, W)) < tol
+             if (d := set_distance(problem, c, params, W, s)) < tol
              and abs(c.loss - loss) <= tol * s * s]
     if not cands:
         return None

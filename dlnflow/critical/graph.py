@@ -50,11 +50,13 @@ def _settle(problem: Problem, traj: Trajectory, run: int, sets: list[CriticalSet
     idx = np.nonzero(np.asarray(traj.valid[run]))[0]
     X = np.concatenate([np.asarray(P[run][idx]).reshape(len(idx), -1) for P in traj.params], 1)
     gn, fs, Ws = point_stats(problem, X)
+    s = problem_scale(problem)
     for j, i in enumerate(idx):
         if gn[j] > gtol:
             continue
         params = tuple(np.asarray(P[run, i]) for P in traj.params)
-        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j])
+        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j],
+                          scale=s)
         if hit is not None and hit.label != source:
             return hit.label, float(traj.t[run, i])
     return None, float("nan")
@@ -143,9 +145,11 @@ def saddle_itinerary(problem: Problem, trajectory: Trajectory, graph: nx.DiGraph
     X = np.concatenate([np.asarray(P[run][valid]).reshape(len(valid), -1)
                         for P in trajectory.params], 1)
     _, fs, Ws = point_stats(problem, X)
+    s = problem_scale(problem)
     for j, i in enumerate(valid):
         params = tuple(np.asarray(P[run, i]) for P in trajectory.params)
-        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j])
+        hit = match_point(problem, cast(Params, params), sets, tol, loss=float(fs[j]), W=Ws[j],
+                          scale=s)
         label = None if hit is None else hit.label
         if seq and seq[-1][0] == label:
             seq[-1][2] += 1
