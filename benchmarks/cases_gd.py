@@ -38,7 +38,16 @@ def case_gd_chain(q: bool, n: int) -> None:
     t_nb, w_nb = timed(lambda: run(w0, 1.0, eta, steps), n)
     print(f"  numba blocked loop (steady): {stat(t_nb)}; max |w_numba - w_numpy| "
           f"{np.max(np.abs(w_nb - w_np)):.1e}")
-    ratio("gd_chain_vs_numba_steady", np.median(t_nb) / np.median(res["steady"]), ">= 1")
+    ratio("gd_chain_vs_numba_steady", np.median(t_nb) / np.median(res["steady"]), ">= 1",
+          "(dlnflow tests every step for a threshold, divergence and a fixed point; numba none)")
+    # the same work as the numba loop: no fixed-point test (threshold and divergence still)
+    nofix = worker("gd_chain", 1, True, depth=depth, starts=starts, steps=steps, eta=eta,
+                   steady_runs=n, fixed_points=False)
+    err = np.max(np.abs(np.asarray(nofix["final"]) - w_np))
+    print(f"  dlnflow with Stop(stall_tol=None): steady {stat(nofix['steady'])}; max |w - "
+          f"w_numpy| {err:.1e}")
+    ratio("gd_chain_no_fixed_point_test_vs_numba_steady",
+          np.median(t_nb) / np.median(nofix["steady"]), ">= 1")
 
 
 def case_gd_depth(q: bool, n: int) -> None:

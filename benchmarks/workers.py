@@ -62,11 +62,13 @@ def flow(depth: int, starts: int, t1: float, solver: str, rtol: float, atol: flo
     return {"seconds": seconds, "final": final.tolist(), "status": sorted(set(traj.status))}
 
 
-def _first_and_steady(system, params, steps: int, steady_runs: int):
+def _first_and_steady(system, params, steps: int, steady_runs: int, fixed_points: bool = True):
     """(trajectory, first call's seconds (compile included), steady calls' seconds) of
-    ``steps`` iterations of a map, the start and the end recorded."""
+    ``steps`` iterations of a map, the start and the end recorded; ``fixed_points=False``:
+    without the per-step fixed-point test (``Stop(stall_tol=None)``)."""
     import dlnflow as dl
-    run = {"stop": dl.Stop(max_steps=steps), "save": dl.SaveAt(every=steps)}
+    stop = dl.Stop(max_steps=steps, **({} if fixed_points else {"stall_tol": None}))
+    run = {"stop": stop, "save": dl.SaveAt(every=steps)}
     t0 = time.perf_counter()
     traj = dl.simulate(system, params, **run)
     first = time.perf_counter() - t0
@@ -78,12 +80,13 @@ def _first_and_steady(system, params, steps: int, steady_runs: int):
     return traj, first, steady
 
 
-def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int = 3) -> dict:
+def gd_chain(depth: int, starts: int, steps: int, eta: float, steady_runs: int = 3,
+             fixed_points: bool = True) -> dict:
     """GD on scalar chains: the first call (compile included) and steady calls."""
     import dlnflow as dl
     prob, params = chain_problem(depth, starts, seed=0)
     traj, first, steady = _first_and_steady(dl.GradientDescent(prob, eta), params, steps,
-                                            steady_runs)
+                                            steady_runs, fixed_points)
     return {"first": first, "steady": steady, "final": traj.scalar_weights()[:, -1].tolist(),
             "status": sorted(set(traj.status)), "rss_mb": peak_rss_mb()}
 
