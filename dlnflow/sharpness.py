@@ -28,7 +28,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse.linalg as spla
 
 from .errors import InputError, check_positive, check_positive_int, check_problem, show
 from .problem import Params, Problem
@@ -128,6 +127,8 @@ def lanczos_at(problem: Problem, x: jax.Array, k: int, tol: float,
                v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k largest Hessian eigenpairs at the flat point ``x`` by eigsh (no input checks):
     values descending (k,), vectors (P, k)."""
+    import scipy.sparse.linalg as spla  # on use: a ~0.1 s import, kept off the CLI's start
+
     n = int(x.shape[0])
 
     def matvec(v: np.ndarray) -> np.ndarray:

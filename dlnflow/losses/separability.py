@@ -17,13 +17,16 @@ the projectors makes the problem non-convex: F* is then known only when a separa
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse
 
 from .base import Optimum
 from .convex import minimise_on_subspace
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 SUPPORT_TOL = 1e-6
 """t_jc above this counts as a margin that can grow (HiGHS's feasibility tolerance is 1e-7)."""
@@ -34,6 +37,8 @@ _CACHE: dict[str, Optimum] = {}
 def margin_matrix(X: np.ndarray, labels: np.ndarray, k: int, p_out: np.ndarray,
                   p_in: np.ndarray) -> tuple[scipy.sparse.csr_array, np.ndarray]:
     """(G, pairs): m_jc = G vec_r(M) for the pairs (j, c), c != y_j, in sample order."""
+    import scipy.sparse  # on use: scipy.sparse costs the CLI's start-up ~0.1 s
+
     j, c = np.nonzero(np.arange(k)[None, :] != labels[:, None])        # (N,) pairs
     U = p_out[:, labels[j]].T - p_out[:, c].T                          # (N, k): P_out(e_y - e_c)
     V = (p_in @ X).T[j]                                                # (N, d)
@@ -74,6 +79,8 @@ def _separating(G: scipy.sparse.csr_array) -> np.ndarray | None:
 def _growing_pairs(G: scipy.sparse.csr_array) -> np.ndarray:
     """Boolean (N,): the margins some direction can raise without lowering any below 0."""
     import scipy.optimize  # on use: a 1 s import
+    import scipy.sparse
+
     N, P = G.shape
     A = scipy.sparse.hstack([-G, scipy.sparse.eye_array(N)], format="csr")
     c = np.concatenate([np.zeros(P), -np.ones(N)])
