@@ -33,8 +33,10 @@ WITH_JACOBIAN = ("Radau", "BDF", "LSODA")
 
 
 def _compiled(static, treedef):
-    """The jitted (field, jac, loss, land) of one system structure, taking its arrays as the
-    first argument: systems of equal structure share them (one compile for many runs)."""
+    """The jitted (field, jac, loss, land, flatten) of one system structure, taking its arrays as
+    the first argument: systems of equal structure share them (one compile for many runs).
+    ``flatten`` is the batched ``Problem.flatten`` (a copy: one program, not one per operation).
+    The recorded losses stay unjitted: XLA's fused program rounds some losses differently."""
     def rebuild(dyn):
         return eqx.combine(jax.tree.unflatten(treedef, dyn), static)
 
@@ -51,14 +53,18 @@ def _compiled(static, treedef):
         system = rebuild(dyn)
         return newton_landing(system, system.state_problem, t, v, target)
 
-    return tuple(jax.jit(f) for f in (field, jac, loss, land))
+    def flatten(dyn, params):
+        return jax.vmap(rebuild(dyn).state_problem.flatten)(params)
+
+    return tuple(jax.jit(f) for f in (field, jac, loss, land, flatten))
 
 
 _COMPILED: dict = {}
 
 
 def _functions(system: AbstractFlow):
-    """(field, jac, loss, land) of ``system`` on flat states, jitted once per system structure
+    """(field, jac, loss, land, flatten) of ``system`` (see ``_compiled``) on flat
+    states, jitted once per system structure
     (treedef and non-array leaves) and process; arrays (targets, data) are arguments."""
     dyn, static = eqx.partition(system, eqx.is_array)
     leaves, treedef = jax.tree.flatten(dyn)
@@ -77,7 +83,7 @@ def _functions(system: AbstractFlow):
 
 def _run(fns, method, v0, t1, solver, target, max_steps, ts, save_steps, limit):
     """One run: (times, states, code, counts) with code 'event', 'horizon', 'cap', 'failed'."""
-    field, jac, loss, land = fns
+    field, jac, loss, land = fns[:4]
     fun = lambda t, v: np.asarray(field(t, v))                 # noqa: E731
     kw = {"jac": lambda t, v: np.asarray(jac(t, v))} if method in WITH_JACOBIAN else {}
     first = {} if solver.dt0 is None else {"first_step": min(solver.dt0, t1)}
@@ -148,7 +154,7 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     """Run every start of the batch ``params`` with scipy's ``solver.name``."""
     problem = system.state_problem
     fns = _functions(system)
-    flat0 = np.asarray(jax.vmap(problem.flatten)(params))
+    flat0 = np.asarray(fns[4](params))
     B, P = flat0.shape
     target = fstar + stop.threshold if stop.loss is not None else None
     ts = save.times(t1)
