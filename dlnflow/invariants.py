@@ -74,7 +74,7 @@ def drift(trajectory: Trajectory) -> np.ndarray:
                   np if all(W.shape[-2:] == (1, 1) for W in Wt) else jnp)
 
 
-def _drift(Wt: Params, Wf: Params, valid: np.ndarray, xp: Any) -> np.ndarray:
+def _drift(Wt: tuple[Any, ...], Wf: tuple[Any, ...], valid: np.ndarray, xp: Any) -> np.ndarray:
     """:func:`drift` of the recorded factors ``Wt`` (B, N, ...) and final ones ``Wf`` with the
     array module ``xp``."""
     if xp is np:
