@@ -10,6 +10,11 @@
   never a shared temporary folder: JAX trusts what it finds there). Every compilation is cached,
   however short. ``DLNFLOW_COMPILATION_CACHE=0`` turns it off; a cache folder the caller gave
   JAX already (``jax_compilation_cache_dir``) is kept as it is.
+* ``EQX_ON_ERROR=nan`` unless set: equinox's run-time checks inside diffrax and optimistix then
+  return NaN (reported as the run's status) instead of raising through a host callback, which
+  keeps a compiled solve out of the persistent cache (every process would compile each diffrax
+  solve again, 3 to 5 s). Set before equinox is imported: a process that imported equinox
+  first keeps its own setting.
 """
 
 import os
@@ -78,5 +83,6 @@ def _use_compilation_cache() -> str | None:
 
 
 OFF = ("0", "false", "no", "off")
+os.environ.setdefault("EQX_ON_ERROR", "nan")
 CPU_DEVICES_SET = _one_cpu_device_per_core()
 COMPILATION_CACHE = _use_compilation_cache()

@@ -126,3 +126,24 @@ def test_compilation_cache_folder_and_switch(tmp_path):
     assert any((tmp_path / "jax").iterdir())
     assert _python(code, DLNFLOW_CACHE_DIR=str(tmp_path), DLNFLOW_COMPILATION_CACHE="0") == \
         "None"
+
+
+def test_diffrax_solves_enter_the_persistent_cache(tmp_path):
+    """A diffrax solve compiled in one process is read from the persistent cache by the next
+    (equinox's run-time checks return NaN, EQX_ON_ERROR=nan, instead of a host callback that
+    would make the executable uncacheable); an explicit EQX_ON_ERROR is kept."""
+    code = ("import os, jax, numpy as np, dlnflow as dl; hits = []; "
+            "jax.monitoring.register_event_listener(lambda e, **k: hits.append(e)); "
+            "prob = dl.Problem.target_matrix(np.diag([2.0, 1.0]), depth=2, width=2); "
+            "p = dl.init.gaussian(prob, 0, batch=3); "
+            "tr = dl.simulate(dl.GradientFlow(prob), p, t1=2.0, solver='tsit5', "
+            "save=dl.SaveAt(ts=np.linspace(0, 2, 5))); "
+            "print(os.environ['EQX_ON_ERROR'], sum('cache_hits' in e for e in hits), "
+            "tr.status[0])")
+    env = {"DLNFLOW_CACHE_DIR": str(tmp_path), "DLNFLOW_COMPILATION_CACHE": "1"}
+    first = _python(code, **env).split()
+    second = _python(code, **env).split()
+    assert first[0] == second[0] == "nan" and first[2] == second[2] == "completed"
+    assert int(second[1]) > int(first[1])
+    assert _python("import os, dlnflow; print(os.environ['EQX_ON_ERROR'])",
+                   EQX_ON_ERROR="raise") == "raise"
