@@ -11,7 +11,6 @@ from typing import cast
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..problem import Params
@@ -49,7 +48,7 @@ def traced_settings(system: AbstractMap) -> AbstractMap:
     if not names:
         return system
     return eqx.tree_at(lambda s: [getattr(s, n) for n in names], system,
-                       [jnp.asarray(getattr(system, n), dtype=jnp.float64) for n in names])
+                       [np.asarray(getattr(system, n), dtype=np.float64) for n in names])
 
 
 QUICK_WORK = 5e6
@@ -73,11 +72,11 @@ def params_stride(save: SaveAt, max_steps: int) -> int:
     return save.params_every if save.params_every is not None else record_stride(save, max_steps)
 
 
-def stall_tol(stop: Stop) -> float | None | jax.Array:
+def stall_tol(stop: Stop) -> float | None | np.ndarray:
     """The loop's fixed-point test: None (off), 0.0 (no weight moves; compiled in) or a traced
     tolerance."""
     tol = stop.stall_tol
-    return tol if tol is None or tol == 0.0 else jnp.asarray(tol)
+    return tol if tol is None or tol == 0.0 else np.asarray(tol, float)
 
 
 def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop, save: SaveAt,
@@ -90,12 +89,14 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     devices = map_devices(B)
     problem = system.state_problem
     flat = problem.is_scalar_chain          # the loop carries (L, B): see ``map_loop.steppers``
-    state = (jax.vmap(problem.flatten)(params).T,) if flat else params
+    # the (L, B) weights of a chain assembled in numpy (no per-shape compiles of small ops)
+    state = ((np.concatenate([np.asarray(W).reshape(B, -1) for W in params], 1).T,) if flat
+             else params)
     n_rec, n_par = max_steps // stride + 1, max_steps // pstride + 1
     out = map_loop(traced_settings(system), state, flat, record_rows(n_rec), record_rows(n_par),
-                   block, pstride >= block, devices, jnp.asarray(max_steps), jnp.asarray(stride),
-                   jnp.asarray(pstride), jnp.asarray(stop.threshold), jnp.asarray(fstar),
-                   jnp.asarray(stop.diverge_factor), stall_tol(stop),
+                   block, pstride >= block, devices, np.asarray(max_steps), np.asarray(stride),
+                   np.asarray(pstride), np.asarray(stop.threshold, float), np.asarray(fstar, float),
+                   np.asarray(stop.diverge_factor, float), stall_tol(stop),
                    tick=progress_tick(float(B) * max_steps * problem.num_params
                                       * max(problem.widths)))
     _, final, loss, code, iters, rec_params, rec_loss = jax.device_get(out)
