@@ -26,11 +26,11 @@ from .systems import GradientDescent
 
 
 class SweptGD(GradientDescent):
-    """GradientDescent whose step size is a traced array, not a static field, for sweeps over
-    eta: one compiled map loop serves every eta (a static eta compiles it once per value). Inside
-    a trace (continuation in eta, ``dlnflow.continuation``) eta may itself be a tracer."""
+    """GradientDescent whose step size is stored as an array, so that it may be a tracer inside
+    a trace (continuation in eta, ``dlnflow.continuation``). (``simulate`` passes any map's float
+    step size to its compiled loop as an input: one loop serves every eta for both classes.)"""
 
-    eta: jax.Array  # type: ignore[assignment]  # traced array here, static float in GD
+    eta: jax.Array  # type: ignore[assignment]  # an array (possibly a tracer), a float in GD
 
     def __init__(self, problem: Problem, eta: float | jax.Array):
         self.problem = problem
