@@ -166,3 +166,28 @@ def test_without_fixed_point_checks_runs_keep_going():
     keep = [0, 1, 2, 3, 5]
     assert [off.status[i] for i in keep] == [on.status[i] for i in keep]
     np.testing.assert_array_equal(off.iterations[keep], on.iterations[keep])
+
+
+def test_fixed_points_of_matrix_runs_found_at_their_first_iterate(monkeypatch):
+    """Matrix states test for a fixed point at each block's end and repeat the block testing
+    every step when one is found: the same iterations as testing every step (blocks of 1), for
+    a start at the saddle W = 0 (fixed at iteration 0) and runs that reach an exact float64
+    fixed point at the minimum after a few hundred steps."""
+    prob = dl.Problem.target_matrix(np.diag([1.0, 0.5]), depth=2, width=2)
+    params = init.gaussian(prob, 2, batch=4)
+    params = tuple(W.at[0].set(0.0) for W in params)               # run 0 at the saddle
+    system = dl.GradientDescent(prob, 0.3)
+    stop = Stop(max_steps=4000)
+    fast = dl.simulate(system, params, stop=stop, save=SaveAt(every=7))
+    slow = _checked(monkeypatch, system, params, stop=stop, save=SaveAt(every=7))
+    assert fast.status[0] == "stalled" and fast.iterations[0] == 0
+    assert all(s == "converged" for s in fast.status[1:])           # fixed at the minimum
+    assert fast.status == slow.status
+    assert fast.iterations.tolist() == slow.iterations.tolist()
+    assert len(set(fast.iterations[1:].tolist())) == 3 and max(fast.iterations) < 4000
+    for a, b in zip(fast.params_final, slow.params_final, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a fixed point: one more step leaves the final state unchanged
+    one = dl.simulate(system, tuple(W[1:] for W in fast.params_final), stop=Stop(max_steps=1))
+    for a, b in zip(one.params_final, fast.params_final, strict=True):
+        np.testing.assert_array_equal(a, np.asarray(b)[1:])

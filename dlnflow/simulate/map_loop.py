@@ -166,7 +166,8 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
     ``stall_tol``: None (no fixed-point check), 0.0 (a step leaving every weight unchanged),
     or a traced positive tolerance. A block in which a run diverges is run again from its
     start with that run limited to its last finite iterate (the other runs repeat their
-    steps exactly). Returns (k, final state, final loss, code (-1: still running), iterations,
+    steps exactly); so is one whose last iterate is a fixed point of a run tested only there.
+    Returns (k, final state, final loss, code (-1: still running), iterations,
     parameter records (prows + 1, ...), loss records (rows + 1, B)); records hold iterations
     0, stride, ... (parameters 0, pstride, ...) up to each run's end, the last row is spare."""
     loss_and_step, loss_state, axis = steppers(system, flat)
@@ -185,41 +186,55 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
             return _unmoved(new, y, axis)
         return _max_move(new, y, (axis,)) <= stall_tol
 
-    def light(y, n, steps):
-        """Up to n[b] steps of run b from y (iteration k), each checked: (y, stop index or -1,
-        the losses F(y_i) and, unless ``sparse_params``, the iterates y_i of the block)."""
+    # Chains test every step for a fixed point (one small reduction). Wider states test at the
+    # block's end (a probe step from its last iterate) and, when a run turned out fixed there,
+    # repeat the block testing every step: a fixed point persists, so it was reached inside.
+    gated = not flat and stall_tol is not None
+
+    def light(y, n, steps, exact):
+        """Up to n[b] steps of run b from y (iteration k), each checked, then a probe step from
+        the last iterate: (y, stop index or -1, F(y_i) for i <= steps, the iterates y_i unless
+        ``sparse_params``, whether the last iterate is a fixed point)."""
         def one(i, c):
-            y, stop_at, buf, pbuf = c
+            y, stop_at, buf, pbuf, _ = c
             y_loss, new = loss_and_step(y)                  # F(y_i), y_(i+1)
             buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
             if not sparse_params:
                 pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
                              for P, W in zip(pbuf, y, strict=True))
+            if gated:
+                still = jax.lax.cond(exact | (i == steps), fixed, lambda a, b: jnp.zeros(B, bool),
+                                     new, y)
+            else:
+                still = fixed(new, y)
             going = (stop_at < 0) & (i < n)
-            alarm = bad_loss(y_loss) | (y_loss - fstar <= thr) | fixed(new, y)
+            alarm = bad_loss(y_loss) | (y_loss - fstar <= thr) | still
             stop_at = jnp.where(going & alarm, i, stop_at)
-            return _select(going & ~alarm, new, y, axis), stop_at, buf, pbuf
-        pbuf = () if sparse_params else tuple(jnp.zeros((block, *W.shape), W.dtype) for W in y)
-        return jax.lax.fori_loop(0, steps, one, (y, jnp.full(B, -1, jnp.int32),
-                                                 jnp.zeros((block, B)), pbuf))
+            return _select(going & ~alarm, new, y, axis), stop_at, buf, pbuf, still
+        pbuf = () if sparse_params else tuple(jnp.zeros((block + 1, *W.shape), W.dtype)
+                                              for W in y)
+        y, stop_at, buf, pbuf, still = jax.lax.fori_loop(
+            0, steps + 1, one, (y, jnp.full(B, -1, jnp.int32), jnp.zeros((block + 1, B)), pbuf,
+                                jnp.zeros(B, bool)))
+        return y, stop_at, buf, pbuf, still
 
     def body(c):
-        k, y, loss, code, iters, rec_x, rec_loss, lim, pending = c
+        k, y, loss, code, iters, rec_x, rec_loss, lim, pending, again = c
         running = code < 0
         steps = jnp.minimum(block, max_steps - k)
         if sparse_params:               # blocks end on the parameter records
             r = -k % pstride
             steps = jnp.where(r > 0, jnp.minimum(steps, r), steps)
         n_block = jnp.where(running, steps, 0)
-        again = jnp.any(pending)                        # this pass repeats a block
         n = jnp.where(pending, lim, n_block)
-        y1, stop_at, buf, pbuf = light(y, n, steps)
-        end_loss = loss_state(y1)
+        y1, stop_at, buf, pbuf, still = light(y, n, steps, again)
+        end_loss = jnp.take_along_axis(buf, jnp.minimum(n, steps)[None], 0)[0]   # F(y_n)
         stopped = (stop_at >= 0) & ~pending
         at_stop = jnp.take_along_axis(buf, jnp.maximum(stop_at, 0)[None], 0)[0]
         diverged = ~again & ((stopped & bad_loss(at_stop))
                              | (~stopped & running & bad_loss(end_loss)))
-        redo = jnp.any(diverged)
+        fixed_end = ~again & ~stopped & running & still if gated else jnp.zeros(B, bool)
+        redo = jnp.any(diverged) | jnp.any(fixed_end)
         first_bad = jnp.where(stop_at >= 0, stop_at, n)
         kind = jnp.where(at_stop - fstar <= at_min_tol, CONVERGED, STALLED)
         kind = jnp.where(at_stop - fstar <= thr, CONVERGED, kind)
@@ -227,8 +242,8 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
         new_iters = jnp.where(stopped, k + stop_at, jnp.where(running, k + n, iters))
         new_loss = jnp.where(stopped, at_stop, jnp.where(running, end_loss, loss))
         # records: iteration k + i from row i of the block (none from a pass to be repeated)
-        its = k + jnp.arange(block)
-        on = ~redo & (jnp.arange(block) < steps)
+        its = k + jnp.arange(block + 1)
+        on = ~redo & (jnp.arange(block + 1) < steps)
         j = jnp.where(on & (its % stride == 0), its // stride, rows)
         rec_loss = rec_loss.at[j].set(buf, mode="drop")
         if sparse_params:       # pstride >= block: a record at most at the block's start
@@ -236,13 +251,15 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
             rec_x = tuple(jax.lax.dynamic_update_index_in_dim(R, W, jp, 0)
                           for R, W in zip(rec_x, y, strict=True))
         else:
-            jp = jnp.where(on & (its % pstride == 0), its // pstride, prows)
-            rec_x = tuple(R.at[jp].set(P, mode="drop") for R, P in zip(rec_x, pbuf, strict=True))
+            jp = jnp.where(on[:block] & (its[:block] % pstride == 0), its[:block] // pstride,
+                           prows)
+            rec_x = tuple(R.at[jp].set(P[:block], mode="drop")
+                          for R, P in zip(rec_x, pbuf, strict=True))
         keep = lambda a, b: jnp.where(redo, a, b)       # noqa: E731
         k_next = keep(k, k + steps)
         out = (k_next, _select(jnp.full(B, redo), y, y1, axis), keep(loss, new_loss),
                keep(code, new_code), keep(iters, new_iters), rec_x, rec_loss,
-               jnp.where(diverged, first_bad - 1, 0).astype(jnp.int32), diverged)
+               jnp.where(diverged, first_bad - 1, n_block).astype(jnp.int32), diverged, redo)
         if tick is not None:
             jax.lax.cond(k_next % (progress.EVERY * block) < block,
                          lambda: jax.debug.callback(tick, k_next, out[4], out[3] >= 0),
@@ -250,14 +267,14 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
         return out
 
     def cond(c):
-        return ((c[0] < max_steps) & jnp.any(c[3] < 0)) | jnp.any(c[8])
+        return ((c[0] < max_steps) & jnp.any(c[3] < 0)) | c[9]
 
     code0 = jnp.where(~jnp.isfinite(loss0), DIVERGED, -1).astype(jnp.int32)
     rec_x = tuple(jnp.zeros((prows + 1, *W.shape), W.dtype) for W in state)
     rec_loss = jnp.zeros((rows + 1, B))
     init = (jnp.asarray(0, dtype=jnp.int64), state, loss0, code0, jnp.zeros(B, jnp.int64),
-            rec_x, rec_loss, jnp.zeros(B, jnp.int32), jnp.zeros(B, bool))
-    k, y, loss, code, iters, rec_x, rec_loss, _, _ = jax.lax.while_loop(cond, body, init)
+            rec_x, rec_loss, jnp.zeros(B, jnp.int32), jnp.zeros(B, bool), jnp.asarray(False))
+    k, y, loss, code, iters, rec_x, rec_loss, *_ = jax.lax.while_loop(cond, body, init)
     # the last iterate of the runs still going (iteration k): records
     j = jnp.where(k % stride == 0, k // stride, rows)
     rec_loss = jax.lax.dynamic_update_index_in_dim(rec_loss, loss, j, 0)
