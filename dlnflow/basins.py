@@ -192,7 +192,7 @@ def gd_basins(problem: Problem, eta: float, grid: int = 101,
     for N in np.unique(n_iter[~dead]):
         live = np.flatnonzero(~dead & (n_iter == N))
         stop = Stop(max_steps=int(N), diverge_factor=diverge_factor)
-        group = max(1, min(size, RECORD_BUDGET // (int(N) + 1), _pow2(len(live))))
+        group = max(1, min(size, RECORD_BUDGET // (int(N) + 1), int(_pow2(len(live)))))
         for rows, traj in _batches(system, problem, starts[live], group, stop, SaveAt(every=1)):
             b = rows.stop - rows.start
             sel = live[rows]
