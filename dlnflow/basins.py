@@ -186,13 +186,15 @@ def gd_basins(problem: Problem, eta: float, grid: int = 101,
         dead[rows] = [s == "diverged" for s in traj.status[:b]]
         p[rows] = _period_start(_weights(traj, b))
     # pass 2: every iterate of the live runs up to one period past the start of repetition
-    n_iter = np.where(p >= 0, np.minimum(max_steps, _pow2(p + CHECKPOINT + 2)), max_steps)
+    # record lengths 2^j (iterations 0..2^j - 1; 2^8 = the first pass's): few compiled loops
+    n_iter = np.minimum(max_steps, np.maximum(2 ** 8, _pow2(p + CHECKPOINT + 3)) - 1)
+    n_iter[p < 0] = max_steps
     p[n_iter < p + CHECKPOINT + 2] = -1                 # no room for a period: all iterates
     outcome, iters = np.full(n, 4), steps + 1         # diverged: the iterate that exploded
     for N in np.unique(n_iter[~dead]):
         live = np.flatnonzero(~dead & (n_iter == N))
         stop = Stop(max_steps=int(N), diverge_factor=diverge_factor)
-        group = max(1, min(size, RECORD_BUDGET // (int(N) + 1), int(_pow2(len(live)))))
+        group = max(1, min(size, int(_pow2(RECORD_BUDGET // (int(N) + 1) + 1)) // 2))
         for rows, traj in _batches(system, problem, starts[live], group, stop, SaveAt(every=1)):
             b = rows.stop - rows.start
             sel = live[rows]
