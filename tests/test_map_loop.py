@@ -135,8 +135,10 @@ def test_others_product_equals_the_product_of_the_others():
 
 def test_a_new_step_size_reuses_the_compiled_loop():
     """The step size, budget and strides are inputs of the compiled loop: a second step size,
-    budget and stride on the same shapes (record rows rounded up to ROW_QUANTUM: 121 and 146
-    records share 256 rows) compile nothing new (counted by JAX's compile events)."""
+    budget on the same shapes (record rows rounded up by record_rows: 121 and 125 records
+    share 128 rows) compile nothing new (counted by JAX's compile events)."""
+    assert record_rows(121) == record_rows(125) == 128 and record_rows(1001) == 1024
+    assert record_rows(1) == 1 and record_rows(9) == 9 and record_rows(17) == 18
     prob, w0 = _scalar_batch()
     dl.simulate(dl.GradientDescent(prob, 0.05), w0, stop=Stop(loss=1e-10, max_steps=3000),
                 save=SaveAt(every=25))
@@ -145,11 +147,11 @@ def test_a_new_step_size_reuses_the_compiled_loop():
         lambda name, *a, **k: compiles.append(name) if "backend_compile" in name else None)
     try:
         tr = dl.simulate(dl.GradientDescent(prob, 0.03), w0,
-                         stop=Stop(loss=1e-10, max_steps=2900), save=SaveAt(every=20))
+                         stop=Stop(loss=1e-10, max_steps=3100), save=SaveAt(every=25))
     finally:
         jax.monitoring.clear_event_listeners()
     assert compiles == []
-    assert tr.metadata["max_steps"] == 2900 and tr.status[3] == "diverged"
+    assert tr.metadata["max_steps"] == 3100 and tr.status[3] == "diverged"
 
 
 def test_without_fixed_point_checks_runs_keep_going():

@@ -15,7 +15,7 @@ stride, the batch or its split over CPU devices. Records are written without bra
 loss (and the parameters) of iteration k go to row k // stride when k is on the stride, else to
 a spare last row that is dropped. Step size, iteration budget and strides are traced values, so
 a new step size or budget reuses the compiled loop; only the number of record rows (rounded up
-to ``ROW_QUANTUM``), the block and the batch shape are compiled in.
+by ``record_rows``), the block and the batch shape are compiled in.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ import numpy as np
 from ..status import CONVERGED, DIVERGED, STALLED
 from . import progress
 
-ROW_QUANTUM = 256
-"""Record buffers hold a multiple of this many rows (a changed budget rarely recompiles)."""
+ROW_STEPS = 8
+"""Record buffers come in ``ROW_STEPS`` sizes per octave (a changed budget rarely recompiles,
+and a buffer is at most 1/8 larger than its records)."""
 
 
 def record_rows(n: int) -> int:
-    """Rows of a record buffer holding ``n`` records: n rounded up to ``ROW_QUANTUM``."""
-    return -(-n // ROW_QUANTUM) * ROW_QUANTUM
+    """Rows of a record buffer holding ``n`` records: n rounded up to a multiple of
+    2^floor(log2 n) / ROW_STEPS (at least 1)."""
+    q = max(1, (1 << (max(n, 1).bit_length() - 1)) // ROW_STEPS)
+    return -(-n // q) * q
 
 
 def _rest(W: jax.Array) -> tuple[int, ...]:
