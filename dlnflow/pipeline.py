@@ -23,6 +23,8 @@ Contract of an analysis module (docs/CONTRIBUTING.md): NAME, TITLE, CONFIG, QUIC
 * Figure i is rendered and written (:mod:`dlnflow.figure_run`) on one background thread while
   figure i + 1 computes; the report carries wall seconds per figure (compute, render) and for
   the run, which ``dlnflow figures`` prints as a table on stderr (never in a data file).
+* A process holding more than ``RELEASE_ABOVE`` after a figure's compute hands memory back
+  (JAX's in-memory executables, freed heap; the persistent compilation cache keeps the loops).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from .figure_run import (  # noqa: F401  (FigureResult, time_table: the pipeline
 )
 from .io import dumps, to_jsonable
 from .provenance import package_versions
+from .resources import release_memory, resident_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -85,6 +88,9 @@ DEFAULT_FORMATS = ("pdf", "png")
 DEFAULT_OUT = Path("figures")
 MANIFEST = "manifest.json"
 REQUIRED = ("NAME", "TITLE", "CONFIG", "QUICK", "compute", "render")
+RELEASE_ABOVE = 2**30
+"""Resident bytes above which memory is handed back after a figure's compute
+(``resources.release_memory``: JAX's in-memory compiled functions, freed heap)."""
 
 @dataclasses.dataclass(frozen=True)
 class Analysis:
@@ -238,6 +244,8 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
                 done = _compute_one(an, quick, out, force, pkg, versions, log)
                 pending.append(done if isinstance(done, FigureResult)
                                else pool.submit(render_one, done, out, fmts, log))
+                if (resident_bytes() or 0) > RELEASE_ABOVE:
+                    release_memory()
             results = [p if isinstance(p, FigureResult) else p.result() for p in pending]
         _update_manifest(out, results, quick)
     finally:

@@ -1,7 +1,9 @@
 """Memory limits: a request that cannot fit is refused up front with its estimate and the limit.
 
 The limit is half of this machine's physical memory, or ``DLNFLOW_MEMORY_LIMIT`` (bytes, or a
-number with a K, M, G or T suffix). Estimates count float64 arrays: 8 bytes an entry.
+number with a K, M, G or T suffix). Estimates count float64 arrays: 8 bytes an entry. A long
+run of many computations (the figure pipeline) can hand memory back between them
+(``release_memory``).
 """
 
 from __future__ import annotations
@@ -45,3 +47,30 @@ def check_memory(what: str, entries: float) -> None:
         raise InputError(f"{what} needs about {size_text(need)}, above the limit of "
                          f"{size_text(limit)} (half this machine's memory; set "
                          "DLNFLOW_MEMORY_LIMIT to change it)")
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory in bytes (Linux ``/proc/self/statm``), None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_memory() -> None:
+    """Drop JAX's in-memory compiled functions and hand freed heap back to the system (glibc
+    ``malloc_trim``). Compiled loops stay in the persistent compilation cache: a later
+    computation that needs one reloads it (tenths of a second) instead of every executable of
+    every earlier computation staying resident."""
+    import ctypes
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):        # not glibc
+        pass
