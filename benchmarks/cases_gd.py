@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 from baselines import numba_gd_chain, numpy_gd_chain, numpy_gd_matrix
@@ -130,6 +129,22 @@ def case_memory(q: bool, n: int) -> None:
     ratio(f"memory_gd_B{starts}_L10_peak_rss_MB", res["rss_mb"], "< 2048 (MB, lower is better)")
 
 
+def _figures(quick: bool, cache: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one `dlnflow figures [--quick]` process writing into an
+    empty folder (its peak RSS read by a parent process that runs nothing else)."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "dlnflow.cli", "figures", "--out", out,
+               *(["--quick"] if quick else [])]
+        probe = ("import resource, subprocess, sys, time; t0 = time.perf_counter(); "
+                 f"subprocess.run({cmd!r}, check=True, capture_output=True); "
+                 "print(time.perf_counter() - t0, "
+                 "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+        res = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                             text=True, env=dict(os.environ, DLNFLOW_COMPILATION_CACHE=cache))
+    seconds, mb = (float(v) for v in res.stdout.split())
+    return seconds, mb
+
+
 def case_pipeline(q: bool, n: int) -> None:
     """`dlnflow figures --quick` into an empty folder, once (about two minutes; --quick
     skips it), cold and warm compilation cache."""
@@ -137,10 +152,17 @@ def case_pipeline(q: bool, n: int) -> None:
         print("  skipped with --quick")
         return
     for label, env in (("cold", "0"), ("warm", "1")):
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "dlnflow.cli", "figures", "--quick", "--out",
-                            out], check=True, capture_output=True,
-                           env=dict(os.environ, DLNFLOW_COMPILATION_CACHE=env))
-            seconds = time.perf_counter() - t0
-        ratio(f"pipeline_quick_{label}_seconds", seconds, "<= 60 (s, one run)")
+        seconds, mb = _figures(True, env)
+        ratio(f"pipeline_quick_{label}_seconds", seconds, "<= 60 (s, one run)",
+              f"peak RSS {mb:.0f} MB")
+
+
+def case_pipeline_full(q: bool, n: int) -> None:
+    """`dlnflow figures` (full configurations) into an empty folder, once, warm compilation
+    cache (about three minutes; --quick skips it): seconds and peak RSS."""
+    if q:
+        print("  skipped with --quick")
+        return
+    seconds, mb = _figures(False, "1")
+    ratio("pipeline_full_warm_seconds", seconds, "<= 300 (s, one run)")
+    ratio("pipeline_full_peak_rss_MB", mb, "< 2048 (MB, lower is better)")

@@ -36,6 +36,7 @@ from cases_gd import (  # noqa: E402
     case_gd_matrix,
     case_memory,
     case_pipeline,
+    case_pipeline_full,
     case_sharpness,
 )
 from harness import PY, ratio, stat, timed, whole_process, worker  # noqa: E402
@@ -160,7 +161,8 @@ def case_flow_matrix(q: bool, n: int) -> None:
 CASES = {"latency": case_latency, "flow_chain": case_flow_chain,
          "flow_matrix": case_flow_matrix, "gd_chain": case_gd_chain,
          "gd_depth": case_gd_depth, "gd_matrix": case_gd_matrix, "deep": case_deep,
-         "sharpness": case_sharpness, "memory": case_memory, "pipeline": case_pipeline}
+         "sharpness": case_sharpness, "memory": case_memory, "pipeline": case_pipeline,
+         "pipeline_full": case_pipeline_full}
 QUICK = ("latency", "flow_chain", "gd_chain", "deep")
 COMMANDS: list[str] = []
 """CLI commands of the latency case (--commands); empty: help, gd, flow, rates, critical."""
