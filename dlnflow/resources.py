@@ -63,6 +63,7 @@ def release_memory() -> None:
     ``malloc_trim``). Compiled loops stay in the persistent compilation cache: a later
     computation that needs one reloads it (tenths of a second) instead of every executable of
     every earlier computation staying resident."""
+    import contextlib
     import ctypes
     import gc
 
@@ -70,7 +71,5 @@ def release_memory() -> None:
 
     jax.clear_caches()
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):      # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):        # not glibc
-        pass

@@ -1,21 +1,22 @@
 """The compiled loop of the maps: every run of a batch iterated until it stops on its own.
 
 One ``lax.while_loop`` over blocks of ``block`` steps (a ``fori_loop``); each step takes the
-loss F(y_i) of the iterate it starts from out of the same pass as the step, records it, and
-stops the run the step its iterate first
+loss F(y_i) of the iterate it starts from out of the same pass as the step, keeps it in the
+block's buffer, and stops the run the step its iterate first
 
 * reaches the loss threshold, F(y_i) - F* <= thr: converged, iteration i;
 * is a fixed point, max |step(y_i) - y_i| <= stall_tol: stalled (converged when F(y_i) is within
   round-off of F*), iteration i;
 * has a non-finite or exploded loss (F(y_i) > diverge_factor max(1, |F(y_0)|)): diverged,
-  keeping the last finite iterate y_(i-1) (carried along for this), iteration i - 1.
+  keeping the last finite iterate y_(i-1) (the block is run again from its start with that run
+  stopped there), iteration i - 1.
 
 Every step is checked, so the statuses and iterations do not depend on the block, the recording
-stride, the batch or its split over CPU devices. Records are written without branches: the
-loss (and the parameters) of iteration k go to row k // stride when k is on the stride, else to
-a spare last row that is dropped. Step size, iteration budget and strides are traced values, so
-a new step size or budget reuses the compiled loop; only the number of record rows (rounded up
-by ``record_rows``), the block and the batch shape are compiled in.
+stride, the batch or its split over CPU devices. After a block its buffers are scattered into
+the records: iteration k goes to row k // stride when k is on the stride, else to a spare last
+row. Step size, iteration budget and strides are traced values, so a new step size or budget
+reuses the compiled loop; only the number of record rows (rounded up by ``record_rows``), the
+block and the batch shape are compiled in.
 """
 
 from __future__ import annotations
@@ -42,10 +43,6 @@ def record_rows(n: int) -> int:
     return -(-n // q) * q
 
 
-def _rest(W: jax.Array) -> tuple[int, ...]:
-    return tuple(range(1, W.ndim))
-
-
 def _select(mask: jax.Array, a, b, axis: int = 0):
     """Per run (``axis`` of every leaf is the batch): a where mask else b."""
     def pick(u, v):
@@ -62,10 +59,10 @@ def _unmoved(a, b, axis: int) -> jax.Array:
     return functools.reduce(jnp.logical_and, [one(u, v) for u, v in zip(a, b, strict=True)])
 
 
-def _max_move(a, b, keep: tuple[int, ...]) -> jax.Array:
-    """max over the weights of |a - b|, keeping the axes ``keep`` (block step, run)."""
+def _max_move(a, b, axis: int) -> jax.Array:
+    """Per run (``axis``): max over the weights of |a - b|."""
     def one(u, v):
-        return jnp.max(jnp.abs(u - v), axis=tuple(d for d in range(u.ndim) if d not in keep))
+        return jnp.max(jnp.abs(u - v), axis=tuple(d for d in range(u.ndim) if d != axis))
     return jnp.max(jnp.stack([one(u, v) for u, v in zip(a, b, strict=True)]), axis=0)
 
 
@@ -187,7 +184,7 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
             return jnp.zeros(B, bool)
         if isinstance(stall_tol, float) and stall_tol == 0.0:
             return _unmoved(new, y, axis)
-        return _max_move(new, y, (axis,)) <= stall_tol
+        return _max_move(new, y, axis) <= stall_tol
 
     # Chains test every step for a fixed point (one small reduction). Wider states test at the
     # block's end (a probe step from its last iterate) and, when a run turned out fixed there,
