@@ -1,8 +1,8 @@
-"""Where the figure pipeline writes: the output folder, figure formats and their bytes."""
+"""Where the figure pipeline writes: the output folder, the figure formats, atomic writes (the
+figure's bytes in a format come from :mod:`dlnflow.plot.save`)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -15,11 +15,6 @@ from .figure_cache import CACHE_DIRNAME
 from .io import TMP_PREFIX, atomic_write_bytes
 
 FORMATS = ("pdf", "png", "svg")
-SAVE_METADATA = {
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
-    "png": {"Software": None},
-    "svg": {"Date": None},
-}
 
 
 def check_out_dir(out: str | os.PathLike) -> Path:
@@ -48,31 +43,6 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     if not out:
         raise InputError("give at least one figure format")
     return tuple(out)
-
-
-def figure_bytes(fig: Any, fmt: str) -> bytes:
-    """The Figure saved as ``fmt`` with no timestamps (identical bytes on reruns)."""
-    from .plot.style import paper_style
-
-    buf = io.BytesIO()
-    with paper_style():
-        fig.savefig(buf, format=fmt, metadata=SAVE_METADATA[fmt])
-    return buf.getvalue()
-
-
-def rendered_bytes(render: Any, data: Any, config: Any, fmts: tuple[str, ...]
-                   ) -> dict[str, bytes]:
-    """``render(data, config)`` drawn in the paper style and saved in each format (the
-    figure closed afterwards): format -> bytes."""
-    from .plot.style import paper_style
-
-    with paper_style():
-        fig = render(data, config)
-    try:
-        return {fmt: figure_bytes(fig, fmt) for fmt in fmts}
-    finally:
-        import matplotlib.pyplot as plt
-        plt.close(fig)
 
 
 def _write(path: Path, data: bytes) -> None:

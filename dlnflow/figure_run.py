@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InputError
 from .figure_cache import sha256_hex
-from .figure_output import _write, rendered_bytes
+from .figure_output import _write
 from .io import dumps
 
 
@@ -62,6 +62,8 @@ def failed(an: Any, key: str, seconds: float, note: str | None, compute_s: float
 def render_one(c: Computed, out: Path, fmts: tuple[str, ...],
                log: Callable[[str], None] | None) -> FigureResult:
     """Write ``<name>.json``, render the figure in each format, write the extra tables."""
+    from .plot.save import rendered_bytes  # matplotlib: loaded when a figure is drawn
+
     an, mod, tr = c.an, c.an.module, time.perf_counter()
     try:
         files: dict[str, str] = {}

@@ -56,7 +56,6 @@ from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accept
     _read_json,
     _write,
     check_out_dir,
-    figure_bytes,
     parse_formats,
 )
 from .figure_run import (  # noqa: F401  (FigureResult, time_table: the pipeline's API)

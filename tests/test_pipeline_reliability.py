@@ -32,6 +32,7 @@ import pytest
 
 from dlnflow import figure_cache, pipeline
 from dlnflow.cli import main
+from dlnflow.plot.save import figure_bytes
 
 FIGS = ["agd_plateau", "agd_instance_speedup", "portrait_two_layer"]   # quick: seconds each
 
@@ -282,7 +283,7 @@ def test_edited_entry_would_change_the_figure(clean_plateau):
     record = json.loads(_edit_one_number(blob))
     fig = mod.render(record["data"], record["provenance"]["config"])
     try:
-        assert pipeline.figure_bytes(fig, "png") != (src / f"{FIG}.png").read_bytes()
+        assert figure_bytes(fig, "png") != (src / f"{FIG}.png").read_bytes()
     finally:
         import matplotlib.pyplot as plt
 

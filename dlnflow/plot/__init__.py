@@ -3,7 +3,8 @@ from the library (``dlnflow.basins``, ``dlnflow.orbits``, ``dlnflow.critical``, 
 
 portrait (phase_portrait, reduced_portrait), basins (plot_basins), orbits (plot_orbit_diagram),
 graph (draw_connection_graph), trajectories (loss_curves), spectra
-(singular_value_trajectories), style (paper rc, sizes, palette).
+(singular_value_trajectories), style (paper rc, sizes, palette), save (a figure's bytes in a
+format, as the pipeline writes them).
 """
 
 from . import basins, graph, orbits, portrait, spectra, style, trajectories
