@@ -196,7 +196,7 @@ def render(data: dict, config: dict):
         if g["bound"] is not None:
             ax0.axhline(float(g["bound"]), color=c, ls="--", lw=0.8)
     ax0.set_yscale("log")
-    ax0.set_xlabel(r"time $t$ (GD: $t = k\eta$)")
+    ax0.set_xlabel(style.TIME_LABEL)
     ax0.set_ylabel(r"loss rate $-\mathrm{d}\ln F/\mathrm{d}t$")
     ax0.set_title(rf"one start ($\sigma^2={s0['sigma2']:g}$); GD bounds: Thm 3.2 dashed, "
                   "Thm 3.1 thin", fontsize=7)

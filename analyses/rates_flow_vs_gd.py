@@ -71,7 +71,7 @@ def render(data: dict, config: dict):
         ax.plot(np.asarray(g["t"], float), np.asarray(g["rate"], float), ".", ms=2, color=c,
                 label=rf"GD $\eta={float(g['eta']):g}$")
         ax.axhline(float(g["rate_asymptotic"]), color=c, ls="--", lw=0.6)
-    ax.set_xlabel(r"time $t$ (GD: $t = k\eta$)")
+    ax.set_xlabel(style.TIME_LABEL)
     ax.set_ylabel(r"local rate $-\mathrm{d}\ln(F - F^*)/\mathrm{d}t$")
     ax.set_title(f"scalar chain L={data['config']['depth']}, start "
                  f"{tuple(data['config']['start'])}")

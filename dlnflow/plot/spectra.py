@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from ..errors import InputError
-from .style import PALETTE
+from .style import PALETTE, time_axes
 
 
 def singular_value_trajectories(ax: Axes, t: Any, values: Any, *, top: int | None = None,
@@ -47,9 +47,4 @@ def singular_value_trajectories(ax: Axes, t: Any, values: Any, *, top: int | Non
         if color is None and label is None:
             lab = rf"$\sigma_{{{i + 1}}}$"
         ax.plot(t[ok], np.maximum(sv[ok, i], floor), color=col, lw=1.1, label=lab)
-    ax.set_xscale("log")
-    if ylog:
-        ax.set_yscale("log")
-    ax.set_xlabel(r"time $t$ (GD: $t = k\eta$)")
-    ax.set_ylabel(r"singular values of $W(t)$")
-    return ax
+    return time_axes(ax, r"singular values of $W(t)$", xlog=True, ylog=ylog)

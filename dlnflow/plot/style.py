@@ -19,6 +19,8 @@ from matplotlib.figure import Figure  # noqa: E402
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # the rc names matplotlib knows (>= 3.8 stubs)
 
+TIME_LABEL = r"time $t$ (GD: $t = k\eta$)"
+"""The x label of every plot against time: flow time t, GD iteration k at t = k eta."""
 ONE_COLUMN = 3.4
 TWO_COLUMN = 7.0
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -64,3 +66,15 @@ def figure(columns: int = 1, aspect: float = 0.75, nrows: int = 1, ncols: int = 
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, width * aspect),
                                  layout="constrained", **subplot_kw)
     return fig, axes
+
+
+def time_axes(ax: Any, ylabel: str, *, xlog: bool, ylog: bool) -> Any:
+    """Label ``ax`` as a plot of ``ylabel`` against time (``TIME_LABEL``), on log scales where
+    asked; returns it."""
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(ylabel)
+    return ax

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from .style import PALETTE
+from .style import PALETTE, time_axes
 
 
 def _as_runs(runs: Sequence[Any]) -> list[dict]:
@@ -46,12 +46,7 @@ def loss_curves(ax: Axes, runs: Sequence[Any], floor: float = 1e-30,
                     label=run.get("label"))
         else:
             ax.plot(t, loss, "-", color=color, lw=1.3, label=run.get("label"))
-    ax.set_yscale("log")
-    if xlog:
-        ax.set_xscale("log")
-    ax.set_xlabel(r"time $t$ (GD: $t = k\eta$)")
-    ax.set_ylabel(r"excess loss $F - F^*$")
-    return ax
+    return time_axes(ax, r"excess loss $F - F^*$", xlog=xlog, ylog=True)
 
 
 def plateau_losses(ax: Axes, runs: Sequence[dict], labels: Sequence[str],
