@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import importlib
 import importlib.util
 import pkgutil
@@ -126,9 +127,18 @@ def _resolve(options: dict[str, argparse.Action], tok: str) -> argparse.Action |
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``dlnflow argv`` and return its exit status (argparse's exits, --help and refused
-    options, are returned too, so that in-process callers always get a status)."""
+    options, are returned too, so that in-process callers always get a status).
+
+    As the process's command (``argv`` None), the objects of the imports so far (JAX, the
+    command's modules) are handed to the garbage collector's permanent generation
+    (``gc.freeze``): they live until the process ends, and neither the collections during the
+    command nor the one at exit walk them again (0.1 s of a 1 s ``dlnflow flow`` call).
+    In-process callers, which pass ``argv``, keep their collector as it is."""
+    command = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None, lazy=True)
+    if command:
+        gc.freeze()
     try:
         args = parser.parse_args(bind_dash_values(parser, argv))
     except SystemExit as exc:
