@@ -4,18 +4,19 @@ A loss threshold is a diffrax ``Event`` root-found on the solver's interpolant; 
 implicit solvers interpolate with a cubic Hermite polynomial, the runs that hit it are integrated
 again to the located time (so the final state is a step end) and refined by ``newton_landing``;
 the steps of that second pass are in ``metadata["landing_steps"]``, not in the statistics.
+diffrax and optimistix are imported where a solve is traced: a solve found in the program cache
+(``dlnflow.program_cache``) runs without them.
 """
 
 from __future__ import annotations
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optimistix as optx
 
 from ..errors import InputError
+from ..program_cache import cached_program
 from ..rosenbrock import MIN_STEP
 from ..status import stats
 from ..systems import AbstractFlow
@@ -23,25 +24,32 @@ from ..trajectory import Trajectory
 from .events import newton_landing
 from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses
+from .split import over_devices, run_devices
 
-SOLVERS = {
-    "kvaerno5": diffrax.Kvaerno5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
-    "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
-}
+SOLVERS = {"kvaerno5": "Kvaerno5", "kvaerno4": "Kvaerno4", "kvaerno3": "Kvaerno3",
+           "tsit5": "Tsit5", "dopri5": "Dopri5", "dopri8": "Dopri8"}
+"""dlnflow's names of the diffrax solvers: their diffrax classes."""
 IMPLICIT = ("kvaerno5", "kvaerno4", "kvaerno3")
 
 
 def _make_solver(name: str, rtol, atol):
+    import diffrax
+    import optimistix as optx
+
+    cls = getattr(diffrax, SOLVERS[name])
     if name in IMPLICIT:
-        return SOLVERS[name](root_finder=optx.Chord(rtol=rtol / 10, atol=atol / 10))
-    return SOLVERS[name]()
+        return cls(root_finder=optx.Chord(rtol=rtol / 10, atol=atol / 10))
+    return cls()
 
 
-@eqx.filter_jit
+@cached_program
 def _batch(system, params, t_end, target, name, rtol, atol, dt0, ts, save_steps, max_steps,
            has_event, diverge_factor):
     """One diffeqsolve per run to its own t_end (vmapped): a root-found event at F = target if
     asked, and a stop at the step end where |F| exceeds diverge_factor max(1, |F(0)|)."""
+    import diffrax
+    import optimistix as optx
+
     problem = system.state_problem
     term = diffrax.ODETerm(lambda t, y, args: system.vector_field(t, y))
     solver = _make_solver(name, rtol, atol)
@@ -108,9 +116,10 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     B = params[0].shape[0]
     rtol, atol = jnp.asarray(solver.rtol), jnp.asarray(solver.atol)
     loss0 = np.asarray(jax.vmap(problem.loss)(params))
-    out = jax.device_get(_batch(system, params, jnp.full(B, t1), target, solver.name, rtol,
-                                atol, solver.dt0, jnp.asarray(save.times(t1)), save.steps,
-                                max_steps, has_threshold, jnp.asarray(stop.diverge_factor)))
+    settings = (target, solver.name, rtol, atol, solver.dt0, jnp.asarray(save.times(t1)),
+                save.steps, max_steps, has_threshold, jnp.asarray(stop.diverge_factor))
+    out = over_devices(lambda runs, system: _batch(system, *runs, *settings), run_devices(B),
+                       (params, np.full(B, float(t1))), system)
     t, ys, losses, ok, ev, cap, nacc, nrej = out
     t, losses, ys = np.array(t), np.array(losses), tuple(np.array(Y) for Y in ys)
     finite_t = np.isfinite(t)

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import functools
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from ..program_cache import cached_program
 from ..status import CONVERGED, DIVERGED, STALLED
 from . import progress
 
@@ -112,51 +111,6 @@ def steppers(system, flat: bool):
     else:
         loss_and_step = jax.vmap(system.loss_and_step)
     return loss_and_step, loss_state, axis
-
-
-@eqx.filter_jit
-def map_loop(system, state, flat, rows, prows, block, sparse_params, devices, max_steps, stride,
-             pstride, thr, fstar, diverge_factor, stall_tol, tick=None):
-    """``map_loop_one`` on one device, or with the runs split evenly over ``devices`` CPU
-    devices (shard_map; the batch is padded by repeating its last run). Each device's loop stops
-    on its own; runs never interact, so the results do not depend on the split. ``stall_tol``
-    None or 0.0 is compiled in (see ``map_loop_one``), any other value is traced."""
-    axis = 1 if flat else 0
-    traced = (max_steps, stride, pstride, thr, fstar, diverge_factor)
-    static_tol = stall_tol is None or isinstance(stall_tol, float)
-    if not static_tol:
-        traced = (*traced, stall_tol)
-
-    def run(system, state, *traced):
-        tol = stall_tol if static_tol else traced[-1]
-        return map_loop_one(system, state, flat, rows, prows, block, sparse_params,
-                            *traced[:6], tol, tick)
-
-    if devices == 1:
-        return run(system, state, *traced)
-    B = state[0].shape[axis]
-    pad = -B % devices
-    if pad:
-        state = tuple(jnp.concatenate([W, jnp.repeat(jnp.take(W, jnp.array([B - 1]), axis),
-                                                     pad, axis)], axis) for W in state)
-    dynamic, static = eqx.partition(system, eqx.is_array)
-    mesh = jax.sharding.Mesh(np.array(jax.devices()[:devices]), ("runs",))
-    P = jax.sharding.PartitionSpec
-    runs = P(*([None] * axis), "runs")
-    recs = P(None, *([None] * axis), "runs")
-
-    def local(dynamic, state, *traced):
-        out = run(eqx.combine(dynamic, static), state, *traced)
-        return (out[0][None], *out[1:])
-
-    out = jax.shard_map(local, mesh=mesh, in_specs=(P(), runs, *([P()] * len(traced))),
-                        out_specs=(P("runs"), runs, P("runs"), P("runs"), P("runs"),
-                                   recs, P(None, "runs")),
-                        check_vma=False)(dynamic, state, *traced)
-    k, x, loss, code, iters, rec_x, rec_loss = out
-    cut = (slice(None),) * axis + (slice(0, B),)
-    return (jnp.max(k), tuple(W[cut] for W in x), loss[:B], code[:B], iters[:B],
-            tuple(R[(slice(None), *cut)] for R in rec_x), rec_loss[:, :B])
 
 
 def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_steps, stride,
@@ -282,3 +236,7 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
     rec_x = tuple(jax.lax.dynamic_update_index_in_dim(R, W, jp, 0)
                   for R, W in zip(rec_x, y, strict=True))
     return k, y, loss, code, iters, rec_x, rec_loss
+
+
+map_loop = cached_program(map_loop_one)
+"""``map_loop_one`` compiled; its traced program is kept in the program cache."""

@@ -10,7 +10,6 @@ import dataclasses
 from typing import cast
 
 import equinox as eqx
-import jax
 import numpy as np
 
 from ..problem import Params
@@ -25,18 +24,11 @@ from . import progress
 from .map_loop import map_loop, record_rows
 from .options import SaveAt, Stop
 from .records import unflatten_np
+from .split import over_devices, run_devices
 
 MAX_BLOCK = 32
 """Map steps per block of the compiled loop (see ``map_loop``): every step is checked, the loop
 looks at whether any run is still going once per block."""
-
-
-def map_devices(batch: int) -> int:
-    """How many devices share a batch of ``batch`` map runs: every CPU device (one per core, see
-    ``dlnflow._config``) when JAX runs on the CPU and there are at least two runs, else 1."""
-    if batch < 2 or jax.default_backend() != "cpu":
-        return 1
-    return min(jax.device_count(), batch)
 
 
 def traced_settings(system: AbstractMap) -> AbstractMap:
@@ -86,20 +78,23 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     has_threshold = stop.loss is not None
     block = MAX_BLOCK
     B = int(params[0].shape[0])
-    devices = map_devices(B)
+    devices = run_devices(B)
     problem = system.state_problem
     flat = problem.is_scalar_chain          # the loop carries (L, B): see ``map_loop.steppers``
     # the (L, B) weights of a chain assembled in numpy (no per-shape compiles of small ops)
     state = ((np.concatenate([np.asarray(W).reshape(B, -1) for W in params], 1).T,) if flat
              else params)
     n_rec, n_par = max_steps // stride + 1, max_steps // pstride + 1
-    out = map_loop(traced_settings(system), state, flat, record_rows(n_rec), record_rows(n_par),
-                   block, pstride >= block, devices, np.asarray(max_steps), np.asarray(stride),
-                   np.asarray(pstride), np.asarray(stop.threshold, float), np.asarray(fstar, float),
-                   np.asarray(stop.diverge_factor, float), stall_tol(stop),
-                   tick=progress_tick(float(B) * max_steps * problem.num_params
-                                      * max(problem.widths)))
-    _, final, loss, code, iters, rec_params, rec_loss = jax.device_get(out)
+    axis = 1 if flat else 0
+    settings = (flat, record_rows(n_rec), record_rows(n_par), block, pstride >= block,
+                np.asarray(max_steps), np.asarray(stride), np.asarray(pstride),
+                np.asarray(stop.threshold, float), np.asarray(fstar, float),
+                np.asarray(stop.diverge_factor, float), stall_tol(stop),
+                progress_tick(float(B) * max_steps * problem.num_params * max(problem.widths)))
+    out = over_devices(lambda state, system: map_loop(system, state, *settings), devices, state,
+                       traced_settings(system), in_axis=axis,
+                       out_axes=(None, axis, 0, 0, 0, axis + 1, 1))
+    _, final, loss, code, iters, rec_params, rec_loss = out
     rec_loss = np.asarray(rec_loss)[:n_rec]
     rec_params = tuple(np.asarray(R)[:n_par] for R in rec_params)
     if flat:

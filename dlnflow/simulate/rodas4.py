@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import rosenbrock
 from ..problem import Params
+from ..program_cache import cached_program
 from ..status import stats
 from ..systems import AbstractFlow
 from ..trajectory import Trajectory
@@ -19,7 +19,7 @@ from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses, unflatten_np
 
 
-@eqx.filter_jit
+@cached_program
 def _rodas_batch(system, flat0, t1, thr, fstar, rtol, atol, ts, max_steps, has_threshold, dt0,
                  save_steps, diverge_factor, progress_tick):
     problem = system.state_problem
