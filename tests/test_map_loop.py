@@ -196,3 +196,38 @@ def test_fixed_points_of_matrix_runs_found_at_their_first_iterate(monkeypatch):
     one = dl.simulate(system, tuple(W[1:] for W in fast.params_final), stop=Stop(max_steps=1))
     for a, b in zip(one.params_final, fast.params_final, strict=True):
         np.testing.assert_array_equal(a, np.asarray(b)[1:])
+
+
+def test_unchecked_blocks_equal_a_numpy_loop_checking_every_step():
+    """Without the fixed-point test, blocks run unchecked and are repeated checked when a run
+    stops in them: iterations, statuses and final weights of a plain numpy GD loop on the chain
+    that checks every iterate (threshold, then F non-finite or above diverge_factor
+    max(1, F(w_0)): diverged, keeping the previous iterate)."""
+    prob, w0 = _scalar_batch()
+    eta, thr, budget = 0.05, 1e-10, 3000
+    stop = Stop(loss=thr, max_steps=budget, stall_tol=None)
+    traj = dl.simulate(dl.GradientDescent(prob, eta), w0, stop=stop, save=SaveAt(every=25))
+    status, iters, final = [], [], []
+    for w in w0:
+        F = lambda v: 0.5 * (np.prod(v) - 1.0) ** 2           # noqa: E731
+        limit = stop.diverge_factor * max(1.0, F(w))
+        prev = w
+        for k in range(budget + 1):
+            f = F(w)
+            if not np.isfinite(f) or f > limit:
+                status.append("diverged"), iters.append(k - 1), final.append(prev)
+                break
+            if f <= thr:
+                status.append("converged"), iters.append(k), final.append(w)
+                break
+            if k == budget:
+                status.append("max_steps"), iters.append(k), final.append(w)
+                break
+            prev = w
+            w = w - eta * (np.prod(w) - 1.0) * np.array(
+                [np.prod(np.delete(w, i)) for i in range(w.size)])
+    assert status == ["converged", "converged", "converged", "diverged", "max_steps",
+                      "max_steps"]
+    assert traj.status == status and traj.iterations.tolist() == iters
+    np.testing.assert_allclose(traj.scalar_weights()[:, -1], np.array(final), rtol=1e-12,
+                               atol=1e-14)

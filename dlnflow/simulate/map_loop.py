@@ -65,15 +65,16 @@ def _max_move(a, b, axis: int) -> jax.Array:
     return jnp.max(jnp.stack([one(u, v) for u, v in zip(a, b, strict=True)]), axis=0)
 
 
-def steppers(system, flat: bool):
+def steppers(system, flat: bool, batch: int = 0):
     """Batched (F(y), step(y)) and F on the loop state, and the state's batch axis.
 
     The state is the params tuple (batch axis 0) or, for scalar chains, a 1-tuple of the
     weights as an (L, B) array (batch axis 1: each layer's weights contiguous over the runs).
     Gradient descent's step y - eta grad F is taken from the pullback of the batched loss
     (runs are independent, so the gradient of sum_b F_b is every run's gradient), which XLA
-    compiles to far fewer kernels than a vmapped value_and_grad; on scalar chains from
-    f'(p) and the products of the other weights (``architecture.others_product``)."""
+    compiles to far fewer kernels than a vmapped value_and_grad (for a single run, of the loss
+    of its unbatched layers); on scalar chains from f'(p) and the products of the other
+    weights (``architecture.others_product``)."""
     from ..architecture import others_product
     from ..systems import GradientDescent
 
@@ -95,6 +96,9 @@ def steppers(system, flat: bool):
 
         def loss_state(s):
             return loss_b(s[0])
+    elif batch == 1:                # one run: plain products, not batched ones of one matrix
+        def loss_state(s):
+            return problem.loss(tuple(W[0] for W in s))[None]
     else:
         loss_state = jax.vmap(problem.loss)
     if isinstance(system, GradientDescent):
@@ -124,7 +128,7 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
     Returns (k, final state, final loss, code (-1: still running), iterations,
     parameter records (prows + 1, ...), loss records (rows + 1, B)); records hold iterations
     0, stride, ... (parameters 0, pstride, ...) up to each run's end, the last row is spare."""
-    loss_and_step, loss_state, axis = steppers(system, flat)
+    loss_and_step, loss_state, axis = steppers(system, flat, state[0].shape[1 if flat else 0])
     B = state[0].shape[axis]
     loss0 = loss_state(state)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
@@ -172,6 +176,34 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
                                 jnp.zeros(B, bool)))
         return y, stop_at, buf, pbuf, still
 
+    # Without a per-step fixed-point test a block first runs unchecked (no per-step select of
+    # the state): when a run hits a threshold or diverges in it, or a gated run turns out fixed
+    # at its end, the block is repeated from its start with every step checked (``light``).
+    unchecked = gated or stall_tol is None
+
+    def fast(y, n, steps):
+        """``light`` without taking the stops: (y, first alarm or -1, buffers, fixed at end)."""
+        def one(i, c):
+            y, stop_at, buf, pbuf = c
+            y_loss, new = loss_and_step(y)
+            buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
+            if not sparse_params:
+                pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
+                             for P, W in zip(pbuf, y, strict=True))
+            alarm = (stop_at < 0) & (i < n) & (bad_loss(y_loss) | (y_loss - fstar <= thr))
+            return new, jnp.where(alarm, i, stop_at), buf, pbuf
+        pbuf = () if sparse_params else tuple(jnp.zeros((block + 1, *W.shape), W.dtype)
+                                              for W in y)
+        y_end, stop_at, buf, pbuf = jax.lax.fori_loop(
+            0, steps, one, (y, jnp.full(B, -1, jnp.int32), jnp.zeros((block + 1, B)), pbuf))
+        y_loss, new = loss_and_step(y_end)                  # the probe: F(y_steps), y_steps fixed?
+        buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, steps, 0)
+        if not sparse_params:
+            pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, steps, 0)
+                         for P, W in zip(pbuf, y_end, strict=True))
+        still = fixed(new, y_end) if gated else jnp.zeros(B, bool)
+        return _select(n > 0, y_end, y, axis), stop_at, buf, pbuf, still
+
     def body(c):
         k, y, loss, code, iters, rec_x, rec_loss, lim, pending, again = c
         running = code < 0
@@ -181,7 +213,11 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
             steps = jnp.where(r > 0, jnp.minimum(steps, r), steps)
         n_block = jnp.where(running, steps, 0)
         n = jnp.where(pending, lim, n_block)
-        y1, stop_at, buf, pbuf, still = light(y, n, steps, again)
+        if unchecked:
+            y1, stop_at, buf, pbuf, still = jax.lax.cond(
+                again, lambda: light(y, n, steps, True), lambda: fast(y, n, steps))
+        else:
+            y1, stop_at, buf, pbuf, still = light(y, n, steps, again)
         end_loss = jnp.take_along_axis(buf, jnp.minimum(n, steps)[None], 0)[0]   # F(y_n)
         stopped = (stop_at >= 0) & ~pending
         at_stop = jnp.take_along_axis(buf, jnp.maximum(stop_at, 0)[None], 0)[0]
@@ -189,6 +225,8 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
                              | (~stopped & running & bad_loss(end_loss)))
         fixed_end = ~again & ~stopped & running & still if gated else jnp.zeros(B, bool)
         redo = jnp.any(diverged) | jnp.any(fixed_end)
+        if unchecked:                   # a stop found unchecked is taken in a checked repeat
+            redo = redo | (~again & jnp.any(stopped))
         first_bad = jnp.where(stop_at >= 0, stop_at, n)
         kind = jnp.where(at_stop - fstar <= at_min_tol, CONVERGED, STALLED)
         kind = jnp.where(at_stop - fstar <= thr, CONVERGED, kind)
