@@ -19,7 +19,6 @@ from typing import cast
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.integrate
 
 from .architecture import Plain
 from .errors import InputError
@@ -102,6 +101,8 @@ def scalar_loss(objective: AbstractLoss) -> tuple[Callable, Callable, float]:
 def reduced_flow(problem: Problem, w0: np.ndarray, t_eval: np.ndarray,
                  rtol: float = 1e-12, atol: float = 1e-14) -> np.ndarray:
     """Scalar-chain flow weights (len(t_eval), L) from the 1-D ODE, solved with DOP853."""
+    import scipy.integrate  # here, not at import: it costs 0.3 s
+
     if not problem.is_scalar_chain:
         raise InputError("reduced_flow needs a scalar chain problem")
     w0 = np.asarray(w0, dtype=float)

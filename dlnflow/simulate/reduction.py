@@ -21,8 +21,6 @@ import warnings
 from typing import cast
 
 import numpy as np
-import scipy.integrate
-import scipy.optimize
 
 from ..architecture import Plain
 from ..errors import InputError
@@ -52,6 +50,9 @@ class _Run:
 def _event(run: _Run, t_old: float, x_old: float, t_new: float, x_new: float,
            target: float) -> tuple[float, float]:
     """(t, x) where F(x) = target between the step ends x_old (above) and x_new (at or below)."""
+    import scipy.integrate
+    import scipy.optimize
+
     if run.loss(x_new) == target:
         x = x_new
     else:
@@ -68,6 +69,8 @@ def _integrate(run: _Run, x0: float, t1: float, solver: Solver, target: float | 
                max_steps: int, ts: np.ndarray, save_steps: bool, limit: float):
     """One run: (times, least weights, code, counts), code 'event', 'horizon', 'cap',
     'diverged' or 'failed: why' (the state is then the last finite one)."""
+    import scipy.integrate
+
     rec_t, rec_x, code, n_acc = [0.0], [x0], "horizon", 0
     counts = {"field_evals": 1, "jacobian_evals": 0, "lu_factorisations": 0}
     if not math.isfinite(run.g(x0)):
@@ -134,6 +137,8 @@ def _integrate_fast(run: _Run, x0: float, t1: float, solver: Solver, max_steps: 
     """One run to t1 through the saved times in one call of ODEPACK's LSODA (odeint: no Python
     per step), as ``_integrate`` returns it; None unless it completes cleanly within
     ``max_steps`` steps."""
+    import scipy.integrate
+
     grid = np.concatenate([[0.0], ts[(ts > 0) & (ts < t1)], [t1]])
     with _fortran_quiet():
         y, info = scipy.integrate.odeint(lambda x, t: run.g(x[0]), [x0], grid,
