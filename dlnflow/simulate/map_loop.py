@@ -12,7 +12,10 @@ block's buffer, and stops the run the step its iterate first
   stopped there), iteration i - 1.
 
 Every step is checked, so the statuses and iterations do not depend on the block, the recording
-stride, the batch or its split over CPU devices. After a block its buffers are scattered into
+stride, the batch or its split over CPU devices. Where no per-step fixed-point test is needed
+(matrix states test at the block's end, ``Stop(stall_tol=None)``) a block first runs unchecked,
+every run stepped with no per-step selection of the state, and is run again checked from its
+start only when a run stops in it. After a block its buffers are scattered into
 the records: iteration k goes to row k // stride when k is on the stride, else to a spare last
 row. Step size, iteration budget and strides are traced values, so a new step size or budget
 reuses the compiled loop; only the number of record rows (rounded up by ``record_rows``), the
