@@ -3,6 +3,9 @@
 ``FigureResult`` is a figure's line in the run's report; ``render_one`` writes ``<name>.json``
 (data + provenance), the figure in each format and the extra tables; ``time_table`` prints the
 per-figure wall times of a report (for the log: wall-clock times never enter a data file).
+
+Where the figure is drawn: in this process (``draw_here``), or in a child process
+(:class:`dlnflow.figure_draw.DrawProcess`) while this one computes the next figure.
 """
 
 from __future__ import annotations
@@ -59,11 +62,21 @@ def failed(an: Any, key: str, seconds: float, note: str | None, compute_s: float
                         f"{type(exc).__name__}: {exc}", note, compute_s)
 
 
-def render_one(c: Computed, out: Path, fmts: tuple[str, ...],
-               log: Callable[[str], None] | None) -> FigureResult:
-    """Write ``<name>.json``, render the figure in each format, write the extra tables."""
+Draw = Callable[[Any, Any, dict, tuple[str, ...]], dict[str, bytes]]
+"""``draw(an, data, config, fmts)``: the analysis's figure of ``data`` in each format (bytes)."""
+
+
+def draw_here(an: Any, data: Any, config: dict, fmts: tuple[str, ...]) -> dict[str, bytes]:
+    """The figure drawn in this process."""
     from .plot.save import rendered_bytes  # matplotlib: loaded when a figure is drawn
 
+    return rendered_bytes(an.module.render, data, config, fmts)
+
+
+def render_one(c: Computed, out: Path, fmts: tuple[str, ...],
+               log: Callable[[str], None] | None, draw: Draw = draw_here) -> FigureResult:
+    """Write ``<name>.json``, draw the figure in each format (``draw``), write the extra
+    tables."""
     an, mod, tr = c.an, c.an.module, time.perf_counter()
     try:
         files: dict[str, str] = {}
@@ -71,7 +84,7 @@ def render_one(c: Computed, out: Path, fmts: tuple[str, ...],
         data_bytes = (dumps(c.record, indent=1) + "\n").encode()
         _write(out / f"{an.name}.json", data_bytes)
         files[f"{an.name}.json"] = sha256_hex(data_bytes)
-        for fmt, blob in rendered_bytes(mod.render, data, c.config, fmts).items():
+        for fmt, blob in draw(an, data, c.config, fmts).items():
             _write(out / f"{an.name}.{fmt}", blob)
             files[f"{an.name}.{fmt}"] = sha256_hex(blob)
         if hasattr(mod, "tables"):

@@ -21,8 +21,11 @@ Contract of an analysis module (docs/CONTRIBUTING.md): NAME, TITLE, CONFIG, QUIC
   ``<out>/<name>.json`` (data + provenance), extra tables, and ``<out>/manifest.json`` (each
   figure's files and their sha256). All writes are atomic (:mod:`dlnflow.io`).
 * Figure i is rendered and written (:mod:`dlnflow.figure_run`) on one background thread while
-  figure i + 1 computes; the report carries wall seconds per figure (compute, render) and for
-  the run, which ``dlnflow figures`` prints as a table on stderr (never in a data file).
+  figure i + 1 computes; with more than one figure to make, that thread has it drawn in a
+  child process (:mod:`dlnflow.figure_draw`: drawing on a thread of this process would hold
+  the GIL the compute needs). The report carries wall seconds per figure (compute, render)
+  and for the run, which ``dlnflow figures`` prints as a table on stderr (never in a data
+  file).
 * A process holding more than ``RELEASE_ABOVE`` after a figure's compute hands memory back
   (JAX's in-memory executables, freed heap; the persistent compilation cache keeps the loops).
 """
@@ -51,6 +54,7 @@ from .figure_cache import (
     load_cache_entry,
     store_cache_entry,
 )
+from .figure_draw import DrawProcess
 from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accepts)
     FORMATS,
     _read_json,
@@ -61,6 +65,7 @@ from .figure_output import (  # noqa: F401  (FORMATS: the formats the CLI accept
 from .figure_run import (  # noqa: F401  (FigureResult, time_table: the pipeline's API)
     Computed,
     FigureResult,
+    draw_here,
     failed,
     render_one,
     time_table,
@@ -234,18 +239,26 @@ def run(names: Sequence[str] | None = None, *, quick: bool = False,
         bar = tqdm(chosen, desc="figures", unit="fig", leave=False, file=sys.stderr,
                    disable=None if progress is None else not progress)
         # Figure i is rendered and written on one background thread while figure i + 1
-        # computes: XLA compiles and runs release the GIL, so the two overlap on two cores.
+        # computes, drawn in a child process when there is a next figure to overlap with.
         # One render thread, in order: the bytes are those of a serial run.
         pending: list[Future | FigureResult] = []
-        with scope, ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as pool:
-            for an in bar:
-                bar.set_postfix_str(an.name)
-                done = _compute_one(an, quick, out, force, pkg, versions, log)
-                pending.append(done if isinstance(done, FigureResult)
-                               else pool.submit(render_one, done, out, fmts, log))
-                if (resident_bytes() or 0) > RELEASE_ABOVE:
-                    release_memory()
-            results = [p if isinstance(p, FigureResult) else p.result() for p in pending]
+        draw = None
+        if len(chosen) > 1:
+            with contextlib.suppress(OSError):          # no Python to start: drawn here
+                draw = DrawProcess()
+        try:
+            with scope, ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as pool:
+                for an in bar:
+                    bar.set_postfix_str(an.name)
+                    done = _compute_one(an, quick, out, force, pkg, versions, log)
+                    pending.append(done if isinstance(done, FigureResult) else pool.submit(
+                        render_one, done, out, fmts, log, draw or draw_here))
+                    if (resident_bytes() or 0) > RELEASE_ABOVE:
+                        release_memory()
+                results = [p if isinstance(p, FigureResult) else p.result() for p in pending]
+        finally:
+            if draw is not None:
+                draw.close()
         _update_manifest(out, results, quick)
     finally:
         if lock is not None:
