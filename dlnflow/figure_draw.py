@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -90,6 +91,7 @@ def main() -> None:
     """The child's loop: a request on stdin, its answer on stdout, until stdin ends."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr                  # prints of an analysis must not enter the answers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which ends the input
     from .plot import save  # noqa: F401  (matplotlib and the paper style, before any request)
 
     while True:
