@@ -99,16 +99,17 @@ def main() -> None:
             request = pickle.load(stdin)
         except EOFError:
             return
+        answer: tuple[bool, Any]
         try:
             answer = (True, _draw(*request))
-        except Exception as exc:  # noqa: BLE001 (the parent raises it: this figure failed)
-            answer = (False, (exc, traceback.format_exc()))
+        except Exception as error:  # noqa: BLE001 (the parent raises it: this figure failed)
+            answer = (False, (error, traceback.format_exc()))
         try:
             blob = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 (an exception that does not pickle: its text)
-            exc = answer[1][0]
-            blob = pickle.dumps((False, (RuntimeError(f"{type(exc).__name__}: {exc}"),
-                                         answer[1][1])))
+            failed, text = answer[1]
+            blob = pickle.dumps((False, (RuntimeError(f"{type(failed).__name__}: {failed}"),
+                                         text)))
         stdout.write(blob)
         stdout.flush()
 
