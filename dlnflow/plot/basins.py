@@ -42,7 +42,9 @@ def plot_basins(ax: Axes, result: dict[str, Any], show: str = "outcome",
         it = np.maximum(np.asarray(result["iterations"], float), 1.0)
         m = ax.pcolormesh(x, y, it, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(2, it.max())),
                           shading="nearest", rasterized=True)
-        ax.figure.colorbar(m, ax=ax, label="iterations", shrink=0.8)
+        # beside the square box itself (a colorbar given ax= sits at the edge of the space the
+        # layout allotted, far from an equal-aspect box)
+        ax.figure.colorbar(m, cax=ax.inset_axes((1.04, 0.0, 0.05, 1.0)), label="iterations")
     else:
         raise InputError(f"show must be 'outcome' or 'iterations', got {show!r}")
     X, Y = np.meshgrid(x, y)
