@@ -36,9 +36,11 @@ def test_gd_basins_stability_of_limits_and_render():
     anti = [np.asarray(below["outcome"])[n - 1 - i, i] for i in range(n) if abs(w1[i]) < 1]
     assert all(o == 2 for o in anti)
     fig = m.render(json.loads(dumps(data)), m.QUICK)
-    # a 2 x len(results) grid (outcome row, iteration row) plus one colorbar per iteration panel
+    # a 2 x len(results) grid (outcome row, iteration row), a colorbar inset in each iteration
+    # panel
     k = len(data["results"])
-    assert len(fig.axes) == 3 * k
+    assert len(fig.axes) == 2 * k
+    assert [len(ax.child_axes) for ax in fig.axes] == [0] * k + [1] * k
     for j, res in enumerate(data["results"]):
         mesh_out = fig.axes[j].collections[0]
         mesh_it = fig.axes[k + j].collections[0]
