@@ -27,6 +27,7 @@ import functools
 import hashlib
 import importlib.metadata
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ class _Cached:
         self.fn = fn
         self.fallback = eqx.filter_jit(fn)
         self.programs: dict[str, Callable | None] = {}
+        self.lock = threading.Lock()            # callers on several threads export once
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
@@ -141,10 +143,11 @@ class _Cached:
         key, leaves, dyn_tree = _key(self.fn, args, kwargs)
         if key is None or any(isinstance(x, jax.core.Tracer) for x in leaves):  # in a trace
             return self.fallback(*args, **kwargs)
-        if key not in self.programs:
-            self.programs[key] = self._load_or_export(folder, key, args, kwargs, leaves,
-                                                      dyn_tree)
-        run = self.programs[key]
+        with self.lock:
+            if key not in self.programs:
+                self.programs[key] = self._load_or_export(folder, key, args, kwargs, leaves,
+                                                          dyn_tree)
+            run = self.programs[key]
         if run is None:
             return self.fallback(*args, **kwargs)
         return run(*leaves)

@@ -3,8 +3,9 @@
 ``over_devices(fn, devices, batched, shared)`` calls ``fn(part, shared)`` once per device on
 an equal share of the runs (axis ``in_axis`` of every leaf of ``batched``; the batch is padded
 to a multiple of ``devices`` by repeating its last run), every part's arguments placed on its
-device. JAX dispatches the calls asynchronously, so the devices work at once; the outputs are
-joined in numpy along their run axes and the padding is cut. Runs never interact, so the
+device, each call from a thread of its own, so that the devices compile (once per device: a CPU
+executable belongs to its device), load and run at once; the outputs are joined in numpy along
+their run axes and the padding is cut. Runs never interact, so the
 answers do not depend on the split, and each device stops when its own runs are done. The
 compiled program is the same on every device (one trace, one entry in each cache).
 """
@@ -12,6 +13,7 @@ compiled program is the same on every device (one trace, one entry in each cache
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import equinox as eqx
 import jax
@@ -44,14 +46,15 @@ def over_devices(fn: Callable, devices: int, batched, shared, in_axis: int = 0,
 
     batched = jax.tree_util.tree_map(pad, batched)
     dynamic, static = eqx.partition(shared, eqx.is_array)
-    outs = []
-    for i, device in enumerate(jax.devices()[:devices]):
+
+    def run(i: int):
         part = jax.tree_util.tree_map(
-            lambda X, i=i: np.take(X, np.arange(i * size, (i + 1) * size), axis=in_axis),
-            batched)
-        args = jax.device_put((part, dynamic), device)
-        outs.append(fn(args[0], eqx.combine(args[1], static)))
-    outs = jax.device_get(outs)
+            lambda X: np.take(X, np.arange(i * size, (i + 1) * size), axis=in_axis), batched)
+        args = jax.device_put((part, dynamic), jax.devices()[i])
+        return jax.device_get(fn(args[0], eqx.combine(args[1], static)))
+
+    with ThreadPoolExecutor(devices) as pool:
+        outs = list(pool.map(run, range(devices)))
 
     def join(axis, *parts):
         if axis is None:
