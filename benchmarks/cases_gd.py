@@ -147,7 +147,9 @@ def _figures(quick: bool, cache: str) -> tuple[float, float]:
 
 def case_pipeline(q: bool, n: int) -> None:
     """`dlnflow figures --quick` into an empty folder, once (about two minutes; --quick
-    skips it), cold and warm compilation cache."""
+    skips it): cold (DLNFLOW_COMPILATION_CACHE=0: no compilation or program cache) and warm
+    (the user's caches, holding this code version's programs: run the command once after
+    changing dlnflow, since the program cache is keyed by dlnflow's source)."""
     if q:
         print("  skipped with --quick")
         return
@@ -158,8 +160,9 @@ def case_pipeline(q: bool, n: int) -> None:
 
 
 def case_pipeline_full(q: bool, n: int) -> None:
-    """`dlnflow figures` (full configurations) into an empty folder, once, warm compilation
-    cache (about three minutes; --quick skips it): seconds and peak RSS."""
+    """`dlnflow figures` (full configurations) into an empty folder, once, warm caches (as for
+    the quick pipeline: run it once after changing dlnflow; about three minutes; --quick skips
+    it): seconds and peak RSS."""
     if q:
         print("  skipped with --quick")
         return
