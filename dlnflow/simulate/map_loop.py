@@ -144,14 +144,18 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
     Returns (k, final state, final loss, code (-1: still running), iterations,
     parameter records (prows + 1, ...), loss records (rows + 1, B)); records hold iterations
     0, stride, ... (parameters 0, pstride, ...) up to each run's end, the last row is spare."""
-    loss_and_step, loss_state, axis = steppers(system, flat, state[0].shape[1 if flat else 0])
+    axis = 1 if flat else 0
     B = state[0].shape[axis]
+    loss_and_step, loss_state, _ = steppers(system, flat, B)
     loss0 = loss_state(state)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
     at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
 
     def bad_loss(v):
         return ~jnp.isfinite(v) | (v > limit)
+
+    def stops(v):                                       # diverged or at the threshold
+        return bad_loss(v) | (v - fstar <= thr)
 
     def fixed(new, y):                                  # the step moves no weight (> stall_tol)
         if stall_tol is None:
@@ -165,6 +169,20 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
     # repeat the block testing every step: a fixed point persists, so it was reached inside.
     gated = not flat and stall_tol is not None
 
+    def fresh(y):
+        """A block's start: (stop index -1 per run, loss buffer, iterate buffers)."""
+        pbuf = () if sparse_params else tuple(jnp.zeros((block + 1, *W.shape), W.dtype)
+                                              for W in y)
+        return jnp.full(B, -1, jnp.int32), jnp.zeros((block + 1, B)), pbuf
+
+    def record(buf, pbuf, i, y_loss, y):
+        """F(y_i) and, unless ``sparse_params``, y_i into row i of the block's buffers."""
+        buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
+        if not sparse_params:
+            pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
+                         for P, W in zip(pbuf, y, strict=True))
+        return buf, pbuf
+
     def light(y, n, steps, exact):
         """Up to n[b] steps of run b from y (iteration k), each checked, then a probe step from
         the last iterate: (y, stop index or -1, F(y_i) for i <= steps, the iterates y_i unless
@@ -172,25 +190,17 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
         def one(i, c):
             y, stop_at, buf, pbuf, _ = c
             y_loss, new = loss_and_step(y)                  # F(y_i), y_(i+1)
-            buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
-            if not sparse_params:
-                pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
-                             for P, W in zip(pbuf, y, strict=True))
+            buf, pbuf = record(buf, pbuf, i, y_loss, y)
             if gated:
                 still = jax.lax.cond(exact | (i == steps), fixed, lambda a, b: jnp.zeros(B, bool),
                                      new, y)
             else:
                 still = fixed(new, y)
             going = (stop_at < 0) & (i < n)
-            alarm = bad_loss(y_loss) | (y_loss - fstar <= thr) | still
+            alarm = stops(y_loss) | still
             stop_at = jnp.where(going & alarm, i, stop_at)
             return _select(going & ~alarm, new, y, axis), stop_at, buf, pbuf, still
-        pbuf = () if sparse_params else tuple(jnp.zeros((block + 1, *W.shape), W.dtype)
-                                              for W in y)
-        y, stop_at, buf, pbuf, still = jax.lax.fori_loop(
-            0, steps + 1, one, (y, jnp.full(B, -1, jnp.int32), jnp.zeros((block + 1, B)), pbuf,
-                                jnp.zeros(B, bool)))
-        return y, stop_at, buf, pbuf, still
+        return jax.lax.fori_loop(0, steps + 1, one, (y, *fresh(y), jnp.zeros(B, bool)))
 
     # Without a per-step fixed-point test a block first runs unchecked (no per-step select of
     # the state): when a run hits a threshold or diverges in it, or a gated run turns out fixed
@@ -202,21 +212,12 @@ def map_loop_one(system, state, flat, rows, prows, block, sparse_params, max_ste
         def one(i, c):
             y, stop_at, buf, pbuf = c
             y_loss, new = loss_and_step(y)
-            buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, i, 0)
-            if not sparse_params:
-                pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, i, 0)
-                             for P, W in zip(pbuf, y, strict=True))
-            alarm = (stop_at < 0) & (i < n) & (bad_loss(y_loss) | (y_loss - fstar <= thr))
+            buf, pbuf = record(buf, pbuf, i, y_loss, y)
+            alarm = (stop_at < 0) & (i < n) & stops(y_loss)
             return new, jnp.where(alarm, i, stop_at), buf, pbuf
-        pbuf = () if sparse_params else tuple(jnp.zeros((block + 1, *W.shape), W.dtype)
-                                              for W in y)
-        y_end, stop_at, buf, pbuf = jax.lax.fori_loop(
-            0, steps, one, (y, jnp.full(B, -1, jnp.int32), jnp.zeros((block + 1, B)), pbuf))
+        y_end, stop_at, buf, pbuf = jax.lax.fori_loop(0, steps, one, (y, *fresh(y)))
         y_loss, new = loss_and_step(y_end)                  # the probe: F(y_steps), y_steps fixed?
-        buf = jax.lax.dynamic_update_index_in_dim(buf, y_loss, steps, 0)
-        if not sparse_params:
-            pbuf = tuple(jax.lax.dynamic_update_index_in_dim(P, W, steps, 0)
-                         for P, W in zip(pbuf, y_end, strict=True))
+        buf, pbuf = record(buf, pbuf, steps, y_loss, y_end)
         still = fixed(new, y_end) if gated else jnp.zeros(B, bool)
         return _select(n > 0, y_end, y, axis), stop_at, buf, pbuf, still
 
