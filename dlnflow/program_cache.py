@@ -109,21 +109,20 @@ def _describe(treedef, out: list[str]) -> bool:
     return all(_describe(child, out) for child in treedef.children())
 
 
-def _key(fn: Callable, args: tuple, kwargs: dict) -> tuple[str | None, list, Any]:
-    """(key or None when this call cannot be cached, array leaves, the arrays' treedef)."""
+def _key(fn: Callable, args: tuple, kwargs: dict) -> tuple[str | None, list, Any, Any]:
+    """(key or None when this call cannot be cached, array leaves, the arrays' treedef, the
+    static part of (args, kwargs))."""
     dynamic, static = eqx.partition((args, kwargs), eqx.is_array)
     leaves, dyn_tree = jax.tree_util.tree_flatten(dynamic)
     static_leaves, static_tree = jax.tree_util.tree_flatten(static)
-    lines = [f"{fn.__module__}.{fn.__qualname__}", _context(), _settings()]
-    if not fn.__module__.startswith("dlnflow."):        # its source is not in the key
-        return None, leaves, dyn_tree
-    if not all(type(x) in STATIC_LEAVES for x in static_leaves):
-        return None, leaves, dyn_tree
-    if not (_describe(static_tree, lines) and _describe(dyn_tree, lines)):
-        return None, leaves, dyn_tree
-    lines.append(repr(static_leaves))
+    lines = [f"{fn.__module__}.{fn.__qualname__}"]
+    if (not fn.__module__.startswith("dlnflow.")        # its source is not in the key
+            or not all(type(x) in STATIC_LEAVES for x in static_leaves)
+            or not (_describe(static_tree, lines) and _describe(dyn_tree, lines))):
+        return None, leaves, dyn_tree, static
+    lines += [_context(), _settings(), repr(static_leaves)]
     lines += [f"{x.shape} {x.dtype} {getattr(x, 'weak_type', False)}" for x in leaves]
-    return "\n".join(lines), leaves, dyn_tree
+    return "\n".join(lines), leaves, dyn_tree, static
 
 
 class _Cached:
@@ -140,19 +139,19 @@ class _Cached:
         folder = program_dir()
         if folder is None:
             return self.fallback(*args, **kwargs)
-        key, leaves, dyn_tree = _key(self.fn, args, kwargs)
+        key, leaves, dyn_tree, static = _key(self.fn, args, kwargs)
         if key is None or any(isinstance(x, jax.core.Tracer) for x in leaves):  # in a trace
             return self.fallback(*args, **kwargs)
         with self.lock:
             if key not in self.programs:
-                self.programs[key] = self._load_or_export(folder, key, args, kwargs, leaves,
-                                                          dyn_tree)
+                self.programs[key] = self._load_or_export(folder, key, leaves, dyn_tree,
+                                                          static)
             run = self.programs[key]
         if run is None:
             return self.fallback(*args, **kwargs)
         return run(*leaves)
 
-    def _load_or_export(self, folder: Path, key: str, args, kwargs, leaves, dyn_tree):
+    def _load_or_export(self, folder: Path, key: str, leaves, dyn_tree, static):
         from jax import export
 
         path = folder / (hashlib.sha256(key.encode()).hexdigest() + ".jaxexport")
@@ -161,7 +160,6 @@ class _Cached:
                 return jax.jit(export.deserialize(bytearray(path.read_bytes())).call)
             except Exception:               # a damaged or foreign file: export it again
                 path.unlink(missing_ok=True)
-        _, static = eqx.partition((args, kwargs), eqx.is_array)
 
         def flat(*arrays):
             a, kw = eqx.combine(jax.tree_util.tree_unflatten(dyn_tree, arrays), static)
