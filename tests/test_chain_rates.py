@@ -4,12 +4,9 @@ converges, the simulate path itself for any other outcome."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from fresh_cli import run_cli_fresh
 
 import dlnflow as dl
 from dlnflow.chain_rates import _event_tolerances, chain_rates, closed_form_runs
@@ -84,12 +81,8 @@ def test_event_tolerances_are_simulates(eps):
 
 def test_cli_rates_loads_no_autodiff_stack():
     """`dlnflow rates` on a converging start imports neither equinox nor dlnflow.simulate."""
-    code = ("import sys; from dlnflow.cli import main; "
-            "main(['rates', '--depth', '3', '--target', '1', '--init', '0.5,0.7,0.9', "
-            "'--etas', '0.05,0.1', '--json']); "
-            "print(sorted(m for m in ('equinox', 'dlnflow.problem', 'dlnflow.simulate') "
-            "if m in sys.modules), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stderr.strip().splitlines()[-1] == "[]"
-    assert json.loads(out.stdout)["flow_status"] == "converged"
+    out, loaded = run_cli_fresh(
+        ["rates", "--depth", "3", "--target", "1", "--init", "0.5,0.7,0.9", "--etas",
+         "0.05,0.1", "--json"], ("equinox", "dlnflow.problem", "dlnflow.simulate"))
+    assert loaded == []
+    assert out["flow_status"] == "converged"

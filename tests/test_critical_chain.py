@@ -5,12 +5,11 @@ classes, counts and escape orders, and spectra equal to round-off."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from fresh_cli import run_cli_fresh
 
 import dlnflow as dl
 from dlnflow.cli import main
@@ -89,11 +88,8 @@ def test_chain_rejects_zero_target():
 def test_cli_chain_path_loads_no_autodiff_stack():
     """`dlnflow critical --target` imports neither the Problem stack (equinox) nor the solvers
     and the graph (optimistix, networkx, dlnflow.simulate): its latency is JAX's import."""
-    code = ("import sys; from dlnflow.cli import main; "
-            "main(['critical', '--depth', '3', '--target', '1', '--json']); "
-            "print(sorted(m for m in ('equinox', 'optimistix', 'networkx', 'dlnflow.problem', "
-            "'dlnflow.simulate') if m in sys.modules), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stderr.strip().splitlines()[-1] == "[]"
-    assert json.loads(out.stdout)[0]["kind"] == "global_min"
+    out, loaded = run_cli_fresh(
+        ["critical", "--depth", "3", "--target", "1", "--json"],
+        ("equinox", "optimistix", "networkx", "dlnflow.problem", "dlnflow.simulate"))
+    assert loaded == []
+    assert out[0]["kind"] == "global_min"
