@@ -55,6 +55,12 @@ def _transpose(A: jax.Array) -> jax.Array:
     return jnp.swapaxes(A, -1, -2)
 
 
+def _written_transpose(A: jax.Array) -> jax.Array:
+    """A^T written out: an optimization barrier keeps XLA from folding the transpose into the
+    product that takes it (see ``Plain.end_to_end_vjp``)."""
+    return jax.lax.optimization_barrier(_transpose(A))
+
+
 @jax.custom_jvp
 def chain_product(w: jax.Array) -> jax.Array:
     """prod_i w_i over the leading axis, with the derivative sum_i dw_i prod_(j != i) w_j from
@@ -177,26 +183,55 @@ class Plain(AbstractArchitecture):
             W = functools.reduce(lambda acc, M: M @ acc, params[1:], params[0])
         return self.output_scale * W if self.output_scale != 1.0 else W
 
+    @property
+    def dots_transposed(self) -> bool:
+        """Whether a batched GD step is fastest on the layers' transposes W_l^T (every product an
+        XLA dot: every width above ``UNROLLED_CONTRACTIONS``; see ``transposed_end_to_end_vjp``)."""
+        return not self.is_scalar_chain and min(self.widths) > max(UNROLLED_CONTRACTIONS)
+
     def end_to_end_vjp(self, params: Params) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
         """dF/dW_l = c (W_L...W_(l+1))^T G (W_(l-1)...W_1)^T: the prefix products W_l...W_1 on
         the way forward, (W_L...W_(l+1))^T c G on the way back, every product by ``matmul``
-        (W equals ``end_to_end``'s to round-off)."""
+        (W equals ``end_to_end``'s to round-off); where ``dots_transposed``, from the layers'
+        transposes written out (``transposed_end_to_end_vjp``)."""
         if self.is_scalar_chain:
             return super().end_to_end_vjp(params)
+        if self.dots_transposed:
+            return self.transposed_end_to_end_vjp(tuple(_written_transpose(M) for M in params))
         prefix = [params[0]]                                        # W_l ... W_1
         for M in params[1:]:
             prefix.append(matmul(M, prefix[-1]))
+        return self._pullback([_transpose(M) for M in params],
+                              [_transpose(P) for P in prefix[:-1]], prefix[-1])
+
+    def transposed_end_to_end_vjp(self, layers_t: Params
+                                  ) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
+        """``end_to_end_vjp`` from the layers' transposes S_l = W_l^T, with the prefix products
+        kept transposed, (W_l...W_1)^T = S_1 ... S_l: every product is a plain A @ B. XLA CPU
+        hands a batched float64 dot to its small-matrix kernel (YNNPACK) only when it contracts
+        the left factor's last axis and the right factor's first; W_l^T G and
+        G (W_(l-1)...W_1)^T, folded into dots, contract the left's first axis and the right's
+        last, 1.5 to 2.5x slower at width 16. The gradients are returned untransposed."""
+        right = [layers_t[0]]                                       # (W_l ... W_1)^T
+        for S in layers_t[1:]:
+            right.append(matmul(right[-1], S))
+        end = _transpose(jax.lax.optimization_barrier(right[-1]))   # not folded into the dot
+        return self._pullback(list(layers_t), right[:-1], end)
+
+    def _pullback(self, left: list[jax.Array], right: list[jax.Array], end: jax.Array
+                  ) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
+        """(c W, pullback) given W, the layers' transposes W_l^T and (W_l...W_1)^T, l < L."""
         c = self.output_scale
 
         def pullback(G: jax.Array) -> Params:
             back = c * G if c != 1.0 else G                         # (W_L...W_(l+1))^T c G
             grads = []
-            for l in range(len(params) - 1, 0, -1):
-                grads.append(matmul(back, _transpose(prefix[l - 1])))
-                back = matmul(_transpose(params[l]), back)
+            for l in range(len(left) - 1, 0, -1):
+                grads.append(matmul(back, right[l - 1]))
+                back = matmul(left[l], back)
             return (back, *reversed(grads))
 
-        return (c * prefix[-1] if c != 1.0 else prefix[-1]), pullback
+        return (c * end if c != 1.0 else end), pullback
 
     def factors(self, params: Params) -> Params:
         return tuple(params)

@@ -98,7 +98,7 @@ def test_split_over_devices_equals_one_device():
 
     def run(devices):
         return over_devices(
-            lambda state, system: map_loop(system, state, True, rows, rows, 32, True, *args),
+            lambda state, system: map_loop(system, state, "chain", rows, rows, 32, True, *args),
             devices, state, traced_settings(system), in_axis=1,
             out_axes=(None, 1, 0, 0, 0, 2, 1))
     one, many = run(1), run(2)
@@ -231,3 +231,34 @@ def test_unchecked_blocks_equal_a_numpy_loop_checking_every_step():
     assert traj.status == status and traj.iterations.tolist() == iters
     np.testing.assert_allclose(traj.scalar_weights()[:, -1], np.array(final), rtol=1e-12,
                                atol=1e-14)
+
+
+def test_fixed_points_of_chains_found_from_their_last_move():
+    """Chains testing exactly for a fixed point run unchecked blocks and date a fixed point from
+    the last step that moved a weight; the reference tests every step (a positive tolerance,
+    the smallest subnormal: the same test for weights of size 1). Runs from random starts reach
+    an exact float64 fixed point inside a block; statuses, iterations, final weights and every
+    record are the same bits; the saddle start is fixed at iteration 0."""
+    prob = dl.Problem.scalar_chain(3, target=1.0)
+    w0 = np.random.default_rng(0).uniform(0.6, 1.4, (8, 3))
+    w0[0] = [0.0, 0.0, 1.0]
+    system = dl.GradientDescent(prob, 0.1)
+    fast = dl.simulate(system, w0, stop=Stop(max_steps=3000), save=SaveAt(every=10))
+    ref = dl.simulate(system, w0, stop=Stop(max_steps=3000, stall_tol=5e-324),
+                      save=SaveAt(every=10))
+    assert fast.status == ref.status
+    assert fast.status[0] == "stalled" and fast.iterations[0] == 0
+    assert fast.status[1:] == ["converged"] * 7                  # fixed at the minimum
+    assert fast.iterations.tolist() == ref.iterations.tolist()
+    inside = [k for k in fast.iterations[1:] if k % fast.metadata["block"] != 0]
+    assert len(set(inside)) >= 5 and max(fast.iterations) < 3000
+    np.testing.assert_array_equal(fast.scalar_weights()[:, -1], ref.scalar_weights()[:, -1])
+    np.testing.assert_array_equal(fast.loss, ref.loss)
+    # iterate f of each run is fixed (the next one equals it) and iterate f - 1 is not
+    f = fast.iterations[1:]
+    every = dl.simulate(system, w0[1:], stop=Stop(max_steps=int(f.max()) + 1, stall_tol=None),
+                        save=SaveAt(every=1)).scalar_weights()
+    runs = np.arange(7)
+    np.testing.assert_array_equal(every[runs, f + 1], every[runs, f])
+    assert np.all(np.any(every[runs, f] != every[runs, f - 1], axis=1))
+    np.testing.assert_array_equal(every[runs, f], fast.scalar_weights()[1:, -1])

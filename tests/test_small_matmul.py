@@ -9,6 +9,7 @@ import dlnflow as dl
 from dlnflow import init
 from dlnflow.architecture import UNROLLED_CONTRACTIONS, Plain, Residual, matmul
 from dlnflow.simulate import SaveAt, Stop
+from dlnflow.simulate.steppers import state_layout
 
 
 @pytest.mark.parametrize("k", [1, 3, 4, 5, 6])
@@ -37,7 +38,7 @@ def numpy_pullback(Ws, G, c):
 
 
 @pytest.mark.parametrize("widths,c", [((3, 4, 5, 4, 2), 1.0), ((4, 4, 4), 0.5),
-                                      ((2, 6, 3), 2.0)])
+                                      ((2, 6, 3), 2.0), ((6, 8, 7, 6), 1.0), ((7, 6, 9), 0.5)])
 def test_pullback_equals_the_layer_gradient_formula(widths, c):
     rng = np.random.default_rng(len(widths))
     arch = Plain(widths, output_scale=c)
@@ -86,16 +87,20 @@ def numpy_gd(phi, Ws, eta, steps):
     return out, np.stack(losses, axis=1)
 
 
-@pytest.mark.parametrize("widths", [(4, 4, 4, 4, 4), (2, 4, 3, 4), (4, 5, 2)])
-def test_batched_gd_iterates_equal_a_numpy_loop(widths):
-    """The batched GD step (f's pullback, then the products' pullback by ``matmul``) against a
-    plain numpy loop, all 60 iterates of 6 runs: equal to round-off accumulated over the steps
-    (each step rounds at 1e-16 relative; 1e-12 allows the growth over 60 of them)."""
+@pytest.mark.parametrize("widths,layout", [((4, 4, 4, 4, 4), "params"), ((2, 4, 3, 4), "params"),
+                                           ((4, 5, 2), "params"), ((6, 8, 7, 6), "transposed"),
+                                           ((7, 7, 7), "transposed")])
+def test_batched_gd_iterates_equal_a_numpy_loop(widths, layout):
+    """The batched GD step (f's pullback, then the products' pullback by ``matmul``; for widths
+    above 5 on the layers' transposes) against a plain numpy loop, all 60 iterates of 6 runs:
+    equal to round-off accumulated over the steps (each step rounds at 1e-16 relative; 1e-12
+    allows the growth over 60 of them)."""
     phi = np.diag(np.linspace(1.0, 2.0, min(widths[0], widths[-1])))
     phi = np.pad(phi, ((0, widths[-1] - phi.shape[0]), (0, widths[0] - phi.shape[1])))
     prob = dl.Problem.target_matrix(phi, widths=widths)
     params = init.glorot_normal(prob, 3, batch=6)
     eta, steps = 0.05, 60
+    assert state_layout(dl.GradientDescent(prob, eta), 3) == layout     # the path checked
     traj = dl.simulate(dl.GradientDescent(prob, eta), params,
                        stop=Stop(max_steps=steps, stall_tol=None), save=SaveAt(every=1))
     assert traj.status == ["completed"] * 6

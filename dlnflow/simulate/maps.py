@@ -10,6 +10,7 @@ import dataclasses
 from typing import cast
 
 import equinox as eqx
+import jax
 import numpy as np
 
 from ..problem import Params
@@ -25,6 +26,7 @@ from .map_loop import map_loop, record_rows
 from .options import SaveAt, Stop
 from .records import unflatten_np
 from .split import over_devices, run_devices
+from .steppers import state_layout
 
 MAX_BLOCK = 32
 """Map steps per block of the compiled loop (see ``map_loop``): every step is checked, the loop
@@ -80,13 +82,19 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     B = int(params[0].shape[0])
     devices = run_devices(B)
     problem = system.state_problem
-    flat = problem.is_scalar_chain          # the loop carries (L, B): see ``map_loop.steppers``
-    # the (L, B) weights of a chain assembled in numpy (no per-shape compiles of small ops)
-    state = ((np.concatenate([np.asarray(W).reshape(B, -1) for W in params], 1).T,) if flat
-             else params)
+    layout = state_layout(system, B)        # how the loop carries the batch (``LAYOUTS``)
+    flat = layout == "chain"
+    # a chain's (L, B) weights and transposed layers made in numpy (no per-shape compiles)
+    state: tuple[np.ndarray | jax.Array, ...]
+    if flat:
+        state = (np.concatenate([np.asarray(W).reshape(B, -1) for W in params], 1).T,)
+    elif layout == "transposed":
+        state = tuple(np.swapaxes(np.asarray(W), -1, -2) for W in params)
+    else:
+        state = params
     n_rec, n_par = max_steps // stride + 1, max_steps // pstride + 1
     axis = 1 if flat else 0
-    settings = (flat, record_rows(n_rec), record_rows(n_par), block, pstride >= block,
+    settings = (layout, record_rows(n_rec), record_rows(n_par), block, pstride >= block,
                 np.asarray(max_steps), np.asarray(stride), np.asarray(pstride),
                 np.asarray(stop.threshold, float), np.asarray(fstar, float),
                 np.asarray(stop.diverge_factor, float), stall_tol(stop),
@@ -100,6 +108,9 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     if flat:
         final = unflatten_np(problem, np.asarray(final[0]).T)
         rec_params = unflatten_np(problem, np.swapaxes(rec_params[0], 1, 2))
+    elif layout == "transposed":
+        final = tuple(np.swapaxes(np.asarray(S), -1, -2) for S in final)
+        rec_params = tuple(np.swapaxes(R, -1, -2) for R in rec_params)
     final = tuple(np.asarray(W) for W in final)
     code = np.array(code)
     iters = np.array(iters)
