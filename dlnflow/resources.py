@@ -4,6 +4,14 @@ The limit is half of this machine's physical memory, or ``DLNFLOW_MEMORY_LIMIT``
 number with a K, M, G or T suffix). Estimates count float64 arrays: 8 bytes an entry. A long
 run of many computations (the figure pipeline) can hand memory back between them
 (``release_memory``).
+
+Memory maps: XLA maps the code of every compiled program into the process in pieces, about 4
+maps per small function and 150 to 200 per compiled solve or map loop, and keeps them while
+JAX keeps the program. Linux caps a process at ``vm.max_map_count`` maps (65,530 by default)
+and XLA crashes the process past it (a segmentation fault while compiling or loading a
+program): a session that compiles a few hundred programs (the test suite in one process, a
+notebook) gets there. ``release_if_crowded`` drops JAX's compiled programs when the maps pass
+half the cap; ``simulate`` calls it.
 """
 
 from __future__ import annotations
@@ -47,6 +55,41 @@ def check_memory(what: str, entries: float) -> None:
         raise InputError(f"{what} needs about {size_text(need)}, above the limit of "
                          f"{size_text(limit)} (half this machine's memory; set "
                          "DLNFLOW_MEMORY_LIMIT to change it)")
+
+
+MAPS_SHARE = 0.5
+"""Share of ``vm.max_map_count`` above which ``release_if_crowded`` releases."""
+CHECK_EVERY = 0.5
+"""Seconds between two counts of the maps (a count reads /proc/self/maps: 1 to 10 ms)."""
+_last_check = [-float("inf")]
+
+
+def memory_maps() -> tuple[int, int] | None:
+    """(this process's memory maps, the system's cap ``vm.max_map_count``), None off Linux."""
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            cap = int(f.read())
+        with open("/proc/self/maps", "rb") as f:
+            return f.read().count(b"\n"), cap
+    except (OSError, ValueError):
+        return None
+
+
+def release_if_crowded() -> bool:
+    """``release_memory`` when this process holds more than ``MAPS_SHARE`` of the memory maps
+    Linux allows it (module docstring); counted at most every ``CHECK_EVERY`` seconds. Whether
+    it released."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_check[0] < CHECK_EVERY:
+        return False
+    _last_check[0] = now
+    maps = memory_maps()
+    if maps is None or maps[0] <= MAPS_SHARE * maps[1]:
+        return False
+    release_memory()
+    return True
 
 
 def resident_bytes() -> int | None:

@@ -36,3 +36,27 @@ def test_release_hands_back_most_of_what_the_runs_took():
     again = _runs()                                       # loops compiled again (or reloaded)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_crowded_memory_maps_are_released(monkeypatch):
+    """Past MAPS_SHARE of vm.max_map_count (here set to 0: any count is crowded) the maps of the
+    compiled programs are dropped: the process's map count (/proc/self/maps) falls by more than
+    the runs added; below it (share 1) nothing happens; a second call within CHECK_EVERY seconds
+    does not count again. (XLA crashes the process past the cap: ``resources``.)"""
+    from dlnflow import resources
+
+    release_memory()
+    base = resources.memory_maps()
+    _runs()
+    grown = resources.memory_maps()
+    assert base is not None and grown[0] > base[0] + 100          # compiled programs' maps
+    monkeypatch.setattr(resources, "MAPS_SHARE", 1.0)
+    monkeypatch.setattr(resources, "CHECK_EVERY", 3600.0)
+    monkeypatch.setattr(resources, "_last_check", [-float("inf")])
+    assert resources.release_if_crowded() is False
+    monkeypatch.setattr(resources, "MAPS_SHARE", 0.0)
+    assert resources.release_if_crowded() is False                # counted within the hour
+    monkeypatch.setattr(resources, "_last_check", [-float("inf")])
+    assert resources.release_if_crowded() is True
+    after = resources.memory_maps()
+    assert grown[0] - after[0] > 0.5 * (grown[0] - base[0])

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InputError, check_positive
 from ..problem import Params, Problem
 from ..provenance import package_versions
-from ..resources import check_memory, memory_limit
+from ..resources import check_memory, memory_limit, release_if_crowded
 from ..systems import AbstractFlow, AbstractMap
 from ..trajectory import Trajectory
 from .auto import resolve
@@ -78,6 +78,7 @@ def simulate(system: AbstractFlow | AbstractMap, params0: Any, *, t1: float | No
     problem = system.state_problem
     params, batched = _batched(problem, params0)
     _check_records(system, problem, params, t1, stop, save)
+    release_if_crowded()                # compiled programs' memory maps (dlnflow.resources)
     track = check_track(track, system, problem, int(params[0].shape[0]), t1, stop, save, solver)
     optimum = system.problem.optimum        # F* once per call (an SVD or a solve: not cheap)
     fstar = float(optimum.value or 0.0)

@@ -24,7 +24,7 @@ from ..trajectory import Trajectory
 from .events import newton_landing
 from .options import SaveAt, Solver, Stop
 from .records import compact_records, flow_statuses
-from .split import over_devices, run_devices
+from .split import across_devices, run_devices
 
 SOLVERS = {"kvaerno5": "Kvaerno5", "kvaerno4": "Kvaerno4", "kvaerno3": "Kvaerno3",
            "tsit5": "Tsit5", "dopri5": "Dopri5", "dopri8": "Dopri8"}
@@ -118,8 +118,8 @@ def solve(system: AbstractFlow, params, t1: float, solver: Solver, stop: Stop, s
     loss0 = np.asarray(jax.vmap(problem.loss)(params))
     settings = (target, solver.name, rtol, atol, solver.dt0, jnp.asarray(save.times(t1)),
                 save.steps, max_steps, has_threshold, jnp.asarray(stop.diverge_factor))
-    out = over_devices(lambda runs, system: _batch(system, *runs, *settings), run_devices(B),
-                       (params, np.full(B, float(t1))), system)
+    out = across_devices(lambda runs, system: _batch(system, *runs, *settings), run_devices(B),
+                         (params, np.full(B, float(t1))), system)
     t, ys, losses, ok, ev, cap, nacc, nrej = out
     t, losses, ys = np.array(t), np.array(losses), tuple(np.array(Y) for Y in ys)
     finite_t = np.isfinite(t)
