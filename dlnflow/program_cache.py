@@ -34,6 +34,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from . import _config
 
@@ -135,15 +136,41 @@ def _key(fn: Callable, args: tuple, kwargs: dict) -> tuple[str | None, list, Any
     return "\n".join(lines), leaves, dyn_tree, static
 
 
+@functools.cache
+def accepted_options(options: tuple[tuple[str, Any], ...]) -> dict[str, Any] | None:
+    """The XLA compiler options as a dict when this JAX and XLA take them (a probe compile of
+    the identity), else None: options come and go between XLA versions."""
+    if not options:
+        return None
+    try:
+        jax.jit(lambda x: x, compiler_options=dict(options)).lower(np.zeros(1)).compile()
+    except Exception:                       # an unknown option, or jax.jit without the keyword
+        return None
+    return dict(options)
+
+
 class _Cached:
     """``cached_program(fn)``: see the module docstring."""
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn: Callable, compiler_options: dict[str, Any] | None = None):
         self.fn = fn
-        self.fallback = eqx.filter_jit(fn)
+        self.options = tuple(sorted((compiler_options or {}).items()))
         self.programs: dict[str, Callable | None] = {}
         self.lock = threading.Lock()            # callers on several threads export once
         functools.update_wrapper(self, fn)
+
+    @functools.cached_property
+    def _options(self) -> dict[str, Any]:
+        """``jax.jit``'s keywords: the compiler options this XLA takes (probed at first use)."""
+        options = accepted_options(self.options)
+        return {} if options is None else {"compiler_options": options}
+
+    def jit(self, fn: Callable) -> Callable:
+        return jax.jit(fn, **self._options)
+
+    @functools.cached_property
+    def fallback(self) -> Callable:
+        return eqx.filter_jit(self.fn, **self._options)
 
     def __call__(self, *args, **kwargs):
         folder = program_dir()
@@ -167,7 +194,7 @@ class _Cached:
         path = folder / (hashlib.sha256(key.encode()).hexdigest() + ".jaxexport")
         if path.exists():
             try:
-                return jax.jit(export.deserialize(bytearray(path.read_bytes())).call)
+                return self.jit(export.deserialize(bytearray(path.read_bytes())).call)
             except Exception:               # a damaged or foreign file: export it again
                 path.unlink(missing_ok=True)
 
@@ -186,10 +213,10 @@ class _Cached:
             os.replace(tmp, path)
         except OSError:                     # a full disk: run it uncached
             tmp.unlink(missing_ok=True)
-        return jax.jit(exported.call)
+        return self.jit(exported.call)
 
 
-def cached_program(fn: Callable) -> Callable:
+def cached_program(fn: Callable, compiler_options: dict[str, Any] | None = None) -> Callable:
     """``equinox.filter_jit(fn)`` whose traced programs persist across processes (module
-    docstring)."""
-    return _Cached(fn)
+    docstring); ``compiler_options``: XLA's options for compiling them (``jax.jit``'s)."""
+    return _Cached(fn, compiler_options)

@@ -127,3 +127,36 @@ def test_keys_separate_what_changes_the_program():
     assert _key(a, pytest.approx(1.0)) is None
     assert program_cache._key(np.sum, (a,), {})[0] is None
 
+
+
+def test_unknown_compiler_options_are_dropped():
+    """An option this XLA does not know is left out (the program compiles without it), not an
+    error at the first solve."""
+    assert program_cache.accepted_options((("xla_no_such_option_of_dlnflow", True),)) is None
+    assert program_cache.accepted_options(()) is None
+
+
+def test_the_map_loops_compiler_options_change_no_bit(monkeypatch, tmp_path):
+    """The map loop's XLA options (``map_loop.COMPILER_OPTIONS``: how copies are placed) against
+    the same loop compiled without them: GD on 6 width-8 networks (the transposed layout), every
+    iterate and loss equal bit for bit."""
+    import importlib
+
+    maps = importlib.import_module("dlnflow.simulate.maps")
+    ml = importlib.import_module("dlnflow.simulate.map_loop")
+    monkeypatch.setenv("DLNFLOW_CACHE_DIR", str(tmp_path))
+    prob = dl.Problem.target_matrix(np.diag(np.linspace(1.0, 2.0, 8)), depth=3, width=8)
+    params = dl.init.glorot_normal(prob, 4, batch=6)
+
+    def run():
+        return dl.simulate(dl.GradientDescent(prob, 0.02), params, stop=Stop(max_steps=300),
+                           save=dl.SaveAt(every=1))
+    if program_cache.accepted_options(tuple(ml.COMPILER_OPTIONS.items())) is None:
+        pytest.skip("this XLA does not take the map loop's options")
+    with_options = run()
+    monkeypatch.setattr(maps, "map_loop", program_cache.cached_program(map_loop_one))
+    without = run()
+    for a, b in zip(with_options.params, without.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(with_options.loss, without.loss)
+    assert with_options.loss[0, -1] < 0.1 * with_options.loss[0, 0]       # the runs move

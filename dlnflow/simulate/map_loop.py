@@ -167,11 +167,11 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
                                                                          strict=True))
             return new, jnp.where(alarm, i, stop_at), buf, pbuf, last
         moves = tuple(jnp.full(W.shape, -1, jnp.int32) for W in y) if tracked else ()
-        if layout == "params":
+        if not tracked:
             c = jax.lax.fori_loop(0, steps, one, (y, *fresh(y), moves))
-        else:                           # two steps a turn: the loop's copies of the state
-            c = jax.lax.fori_loop(      # once per two steps (10 to 15% faster on chains and
-                0, steps // 2,          # transposed layers; slower on width-4 layers)
+        else:                           # two steps a turn: the loop's copies of the state and
+            c = jax.lax.fori_loop(      # of the last moves once per two steps (15% faster;
+                0, steps // 2,          # slower where nothing is tracked)
                 lambda j, c: one(2 * j + 1, one(2 * j, c)), (y, *fresh(y), moves))
             c = jax.lax.cond(steps % 2 == 1, lambda c: one(steps - 1, c), lambda c: c, c)
         y_end, stop_at, buf, pbuf, moves = c
@@ -258,5 +258,9 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
     return k, y, loss, code, iters, rec_x, rec_loss
 
 
-map_loop = cached_program(map_loop_one)
+COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+"""XLA options of the map loop: copy insertion by region analysis drops the copy of every layer
+that XLA CPU otherwise makes at the top of each step; the results are the same bits."""
+
+map_loop = cached_program(map_loop_one, COMPILER_OPTIONS)
 """``map_loop_one`` compiled; its traced program is kept in the program cache."""
