@@ -68,7 +68,8 @@ def _batch(system, params, t_end, target, name, rtol, atol, dt0, ts, save_steps,
             return problem.loss(y) - target
 
         conds = (blowup, cond_fn)
-    event = diffrax.Event(conds, root_finder=optx.Newton(rtol=1e-12, atol=1e-12))
+    event = diffrax.Event(conds, root_finder=optx.Newton(rtol=1e-12, atol=1e-12) if has_event
+                          else None)     # the blow-up test is boolean: nothing to root-find
     if save_steps:
         saveat = diffrax.SaveAt(t0=True, t1=True, steps=True)
     else:
