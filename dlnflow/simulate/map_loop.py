@@ -162,7 +162,7 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
             y_loss, new = loss_and_step(y)
             buf, pbuf = record(buf, pbuf, i, y_loss, y)
             alarm = (stop_at < 0) & (i < n) & stops(y_loss)
-            if tracked:                 # elementwise, fused into the step: the last move
+            if tracked:                 # elementwise: the last step that moved each weight
                 last = tuple(jnp.where(u != v, i, m) for u, v, m in zip(new, y, last,
                                                                          strict=True))
             return new, jnp.where(alarm, i, stop_at), buf, pbuf, last
