@@ -131,6 +131,12 @@ class AbstractArchitecture(eqx.Module):
     def end_to_end(self, params: Params) -> jax.Array:
         """W from the layers; broadcasts over leading batch axes."""
 
+    @property
+    def dots_transposed(self) -> bool:
+        """Whether a batched GD step is fastest on the layers' transposes W_l^T (no: the step
+        differentiates ``end_to_end``; ``Plain`` overrides it)."""
+        return False
+
     def end_to_end_vjp(self, params: Params) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
         """(W, pullback): pullback(G) = (dF/dW_1, ..., dF/dW_L) for G = grad f(W), i.e. the
         layer gradients of <G, W>. Leading batch axes (on params and G alike) are runs."""

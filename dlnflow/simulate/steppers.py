@@ -19,9 +19,8 @@ def state_layout(system, batch: int) -> str:
     problem = system.state_problem
     if problem.is_scalar_chain:
         return "chain"
-    transposed = getattr(problem.architecture, "dots_transposed", False)
-    return "transposed" if transposed and batch > 1 and isinstance(system, GradientDescent) \
-        else "params"
+    transposed = problem.architecture.dots_transposed and batch > 1
+    return "transposed" if transposed and isinstance(system, GradientDescent) else "params"
 
 
 def steppers(system, layout: str, batch: int = 0):
@@ -68,28 +67,24 @@ def steppers(system, layout: str, batch: int = 0):
             return problem.loss(tuple(W[0] for W in s))[None]
     else:
         loss_state = jax.vmap(problem.loss)
-    if layout == "transposed":
-        # as below, on W_l^T: S_l - eta G_l^T, the gradients written out before they are
-        # transposed into the update (else XLA folds the transpose back into their dots)
-        f_b = jax.vmap(problem.f)
-
-        def loss_and_step(s):
-            end, pullback = problem.architecture.transposed_end_to_end_vjp(s)
-            losses, pull = jax.vjp(f_b, end)
-            (df,) = pull(jnp.ones_like(losses))
-            g = jax.lax.optimization_barrier(pullback(df))
-            return losses, tuple(S - system.eta * jnp.swapaxes(G, -1, -2)
-                                 for S, G in zip(s, g, strict=True))
-    elif isinstance(system, GradientDescent) and not flat and batch != 1:
+    if layout == "transposed" or (isinstance(system, GradientDescent) and not flat
+                                  and batch != 1):
         # f's gradient at the end-to-end matrices, then the architecture's pullback of the
-        # product (``end_to_end_vjp``: plain products by ``architecture.matmul``)
+        # product (``end_to_end_vjp``: plain products by ``architecture.matmul``); on W_l^T
+        # the step is S_l - eta G_l^T, the gradients written out before they are transposed
+        # into the update (else XLA folds the transpose back into their dots)
         f_b = jax.vmap(problem.f)
+        transposed = layout == "transposed"
+        arch = problem.architecture
+        end_to_end_vjp = arch.transposed_end_to_end_vjp if transposed else arch.end_to_end_vjp
 
         def loss_and_step(s):
-            end, pullback = problem.architecture.end_to_end_vjp(s)
+            end, pullback = end_to_end_vjp(s)
             losses, pull = jax.vjp(f_b, end)
             (df,) = pull(jnp.ones_like(losses))
             g = pullback(df)
+            if transposed:
+                g = tuple(jnp.swapaxes(G, -1, -2) for G in jax.lax.optimization_barrier(g))
             return losses, tuple(W - system.eta * G for W, G in zip(s, g, strict=True))
     elif isinstance(system, GradientDescent):
         def loss_and_step(s):
