@@ -79,11 +79,17 @@ def _chain_product_jvp(primals, tangents):
     return jnp.prod(w, axis=0), jnp.sum(dw * left * right, axis=0)
 
 
-def others_product(w: jax.Array) -> tuple[jax.Array, jax.Array]:
+def others_product(w: jax.Array, exact_zeros: bool = True) -> tuple[jax.Array, jax.Array]:
     """(prod_(j != i) w_j for every i, prod_i w_i) over the leading axis, in O(L) as one
     reduction and elementwise work: q / w_i with q the product of the nonzero weights, exact
     zeros handled by counting them (one zero: its own entry is q, the others 0). First-order
-    use only (GD steps): q / w_i rounds once more than a product of the others."""
+    use only (GD steps): q / w_i rounds once more than a product of the others.
+
+    ``exact_zeros=False``: plain q / w_i, the same bits where no weight is zero and NaN at a
+    zero weight (a third of the work: for passes whose NaN sends them to a careful repeat)."""
+    if not exact_zeros:
+        q = jnp.prod(w, axis=0)
+        return q / w, q
     zero = w == 0
     q = jnp.prod(jnp.where(zero, 1.0, w), axis=0)
     zeros = jnp.sum(zero, axis=0)

@@ -134,6 +134,12 @@ def test_others_product_equals_the_product_of_the_others():
     np.testing.assert_allclose(others, ref, rtol=4e-16 * 7, atol=0)
     np.testing.assert_allclose(prod, np.prod(w, axis=0), rtol=4e-16 * 7, atol=0)
     assert others[2, 1] == np.prod(np.delete(w[:, 1], 2)) != 0 and np.all(others[:, 2] == 0)
+    # the zero-free form: the same bits in the runs without a zero, NaN just at the zeros
+    quick, qprod = jax.device_get(others_product(jnp.asarray(w), exact_zeros=False))
+    free = [0, 3, 4, 5]
+    np.testing.assert_array_equal(quick[:, free], others[:, free])
+    np.testing.assert_array_equal(qprod[free], prod[free])
+    np.testing.assert_array_equal(np.isnan(quick), w == 0)
 
 
 def test_a_new_step_size_reuses_the_compiled_loop():
@@ -202,8 +208,11 @@ def test_unchecked_blocks_equal_a_numpy_loop_checking_every_step():
     """Without the fixed-point test, blocks run unchecked and are repeated checked when a run
     stops in them: iterations, statuses and final weights of a plain numpy GD loop on the chain
     that checks every iterate (threshold, then F non-finite or above diverge_factor
-    max(1, F(w_0)): diverged, keeping the previous iterate)."""
+    max(1, F(w_0)): diverged, keeping the previous iterate). A start with one zero weight (the
+    first pass's zero-free step is NaN there) is repeated with the exact step, in the block in
+    which another run diverges."""
     prob, w0 = _scalar_batch()
+    w0 = np.vstack([w0, [0.0, 0.8, 1.2]])
     eta, thr, budget = 0.05, 1e-10, 3000
     stop = Stop(loss=thr, max_steps=budget, stall_tol=None)
     traj = dl.simulate(dl.GradientDescent(prob, eta), w0, stop=stop, save=SaveAt(every=25))
@@ -227,7 +236,8 @@ def test_unchecked_blocks_equal_a_numpy_loop_checking_every_step():
             w = w - eta * (np.prod(w) - 1.0) * np.array(
                 [np.prod(np.delete(w, i)) for i in range(w.size)])
     assert status == ["converged", "converged", "converged", "diverged", "max_steps",
-                      "max_steps"]
+                      "max_steps", "converged"]
+    assert iters[3] < traj.metadata["block"] and iters[6] > traj.metadata["block"]
     assert traj.status == status and traj.iterations.tolist() == iters
     np.testing.assert_allclose(traj.scalar_weights()[:, -1], np.array(final), rtol=1e-12,
                                atol=1e-14)

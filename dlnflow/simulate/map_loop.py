@@ -37,6 +37,10 @@ from ..status import CONVERGED, DIVERGED, STALLED
 from . import progress
 from .steppers import steppers
 
+QUICK, EXACT, CHECKED = 0, 1, 2
+"""Passes over a block: unchecked with chain GD's zero-free step (NaN at a zero weight);
+unchecked with the exact step; checked, every step (the repeat that takes the stops)."""
+
 ROW_STEPS = 8
 """Record buffers come in ``ROW_STEPS`` sizes per octave (a changed budget rarely recompiles,
 and a buffer is at most 1/8 larger than its records)."""
@@ -83,10 +87,14 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
     Returns (k, final state, final loss, code (-1: still running), iterations,
     parameter records (prows + 1, ...), loss records (rows + 1, B)); records hold iterations
     0, stride, ... (parameters 0, pstride, ...) up to each run's end, the last row is spare."""
+    from ..systems import GradientDescent
     flat = layout == "chain"
     axis = 1 if flat else 0
     B = state[0].shape[axis]
     loss_and_step, loss_state, _ = steppers(system, layout, B)
+    # chain GD: a first pass with the zero-free step (NaN at a zero weight, else the same bits)
+    quick = flat and isinstance(system, GradientDescent)
+    quick_step = steppers(system, layout, B, exact_zeros=False)[0] if quick else loss_and_step
     loss0 = loss_state(state)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
     at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
@@ -151,8 +159,10 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
     # calls for the checked repeat.
     tracked = flat and isinstance(stall_tol, float) and stall_tol == 0.0
     unchecked = gated or stall_tol is None or tracked
+    quick = quick and unchecked
+    first_mode = QUICK if quick else EXACT
 
-    def fast(y, n, steps):
+    def fast(y, n, steps, loss_and_step=loss_and_step):
         """``light`` without taking the stops: (y, first alarm or -1, buffers, fixed at end).
         ``tracked``: the alarm is also a fixed point, found from the last step that moved a
         weight (a fixed point persists, so the run sat still from the step after it on)."""
@@ -186,7 +196,8 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
         return _select(n > 0, y_end, y, axis), stop_at, buf, pbuf, still
 
     def body(c):
-        k, y, loss, code, iters, rec_x, rec_loss, lim, pending, again = c
+        k, y, loss, code, iters, rec_x, rec_loss, lim, pending, mode = c
+        again = mode == CHECKED
         running = code < 0
         steps = jnp.minimum(block, max_steps - k)
         if sparse_params:               # blocks end on the parameter records
@@ -194,7 +205,11 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
             steps = jnp.where(r > 0, jnp.minimum(steps, r), steps)
         n_block = jnp.where(running, steps, 0)
         n = jnp.where(pending, lim, n_block)
-        if unchecked:
+        if unchecked and quick:
+            y1, stop_at, buf, pbuf, still = jax.lax.switch(mode, [
+                lambda: fast(y, n, steps, quick_step), lambda: fast(y, n, steps),
+                lambda: light(y, n, steps, True)])
+        elif unchecked:
             y1, stop_at, buf, pbuf, still = jax.lax.cond(
                 again, lambda: light(y, n, steps, True), lambda: fast(y, n, steps))
         else:
@@ -205,7 +220,11 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
         diverged = ~again & ((stopped & bad_loss(at_stop))
                              | (~stopped & running & bad_loss(end_loss)))
         fixed_end = ~again & ~stopped & running & still if gated else jnp.zeros(B, bool)
-        redo = jnp.any(diverged) | jnp.any(fixed_end)
+        # a bad loss in the zero-free pass (a zero weight's NaN, or a divergence): the block
+        # again with the exact step, which tells the two apart
+        careful = (mode == QUICK) & jnp.any(diverged)
+        diverged = diverged & ~careful
+        redo = jnp.any(diverged) | jnp.any(fixed_end) | careful
         if unchecked:                   # a stop found unchecked is taken in a checked repeat
             alarmed = stopped & stops(at_stop) if tracked else stopped   # not a fixed point
             redo = redo | (~again & jnp.any(alarmed))
@@ -233,7 +252,8 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
         k_next = keep(k, k + steps)
         out = (k_next, _select(jnp.full(B, redo), y, y1, axis), keep(loss, new_loss),
                keep(code, new_code), keep(iters, new_iters), rec_x, rec_loss,
-               jnp.where(diverged, first_bad - 1, n_block).astype(jnp.int32), diverged, redo)
+               jnp.where(diverged, first_bad - 1, n_block).astype(jnp.int32), diverged,
+               jnp.where(careful, EXACT, jnp.where(redo, CHECKED, first_mode)).astype(jnp.int32))
         if tick is not None:
             jax.lax.cond(k_next % (progress.EVERY * block) < block,
                          lambda: jax.debug.callback(tick, k_next, out[4], out[3] >= 0),
@@ -241,13 +261,14 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
         return out
 
     def cond(c):
-        return ((c[0] < max_steps) & jnp.any(c[3] < 0)) | c[9]
+        return ((c[0] < max_steps) & jnp.any(c[3] < 0)) | (c[9] != first_mode)
 
     code0 = jnp.where(~jnp.isfinite(loss0), DIVERGED, -1).astype(jnp.int32)
     rec_x = tuple(jnp.zeros((prows + 1, *W.shape), W.dtype) for W in state)
     rec_loss = jnp.zeros((rows + 1, B))
     init = (jnp.asarray(0, dtype=jnp.int64), state, loss0, code0, jnp.zeros(B, jnp.int64),
-            rec_x, rec_loss, jnp.zeros(B, jnp.int32), jnp.zeros(B, bool), jnp.asarray(False))
+            rec_x, rec_loss, jnp.zeros(B, jnp.int32), jnp.zeros(B, bool),
+            jnp.asarray(first_mode, jnp.int32))
     k, y, loss, code, iters, rec_x, rec_loss, *_ = jax.lax.while_loop(cond, body, init)
     # the last iterate of the runs still going (iteration k): records
     j = jnp.where(k % stride == 0, k // stride, rows)

@@ -23,7 +23,7 @@ def state_layout(system, batch: int) -> str:
     return "transposed" if transposed and isinstance(system, GradientDescent) else "params"
 
 
-def steppers(system, layout: str, batch: int = 0):
+def steppers(system, layout: str, batch: int = 0, exact_zeros: bool = True):
     """Batched (F(y), step(y)) and F on the loop state, and the state's batch axis.
 
     The state is laid out as ``layout`` says (``LAYOUTS``).
@@ -34,7 +34,8 @@ def steppers(system, layout: str, batch: int = 0):
     ``architecture.matmul``, 4 to 8x faster at width 4; on transposed layers by
     ``transposed_end_to_end_vjp``); for a single run of the loss of its unbatched layers; on
     scalar chains from f'(p) and the products of the other weights
-    (``architecture.others_product``)."""
+    (``architecture.others_product``; ``exact_zeros=False``: a step that is NaN at a zero weight
+    and otherwise the same bits, for the map loop's first pass over a block)."""
     from ..architecture import others_product
     from ..systems import GradientDescent
 
@@ -46,7 +47,7 @@ def steppers(system, layout: str, batch: int = 0):
         loss_of_product = jax.vmap(problem.loss_of_product)
 
         def loss_and_step(s):
-            others, p = others_product(s[0])
+            others, p = others_product(s[0], exact_zeros)
             losses, pull = jax.vjp(loss_of_product, p)
             (dp,) = pull(jnp.ones_like(losses))
             return losses, (s[0] - system.eta * dp * others,)
