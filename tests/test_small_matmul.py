@@ -87,23 +87,24 @@ def numpy_gd(phi, Ws, eta, steps):
     return out, np.stack(losses, axis=1)
 
 
-@pytest.mark.parametrize("widths,layout", [((4, 4, 4, 4, 4), "params"), ((2, 4, 3, 4), "params"),
-                                           ((4, 5, 2), "params"), ((6, 8, 7, 6), "transposed"),
-                                           ((7, 7, 7), "transposed")])
-def test_batched_gd_iterates_equal_a_numpy_loop(widths, layout):
+@pytest.mark.parametrize("widths,layout,runs", [
+    ((4, 4, 4, 4, 4), "params", 6), ((2, 4, 3, 4), "params", 6), ((4, 5, 2), "params", 6),
+    ((6, 8, 7, 6), "transposed", 6), ((7, 7, 7), "transposed", 6), ((6, 8, 7, 6), "transposed", 1),
+    ((4, 5, 2), "params", 1)])
+def test_batched_gd_iterates_equal_a_numpy_loop(widths, layout, runs):
     """The batched GD step (f's pullback, then the products' pullback by ``matmul``; for widths
-    above 5 on the layers' transposes) against a plain numpy loop, all 60 iterates of 6 runs:
-    equal to round-off accumulated over the steps (each step rounds at 1e-16 relative; 1e-12
-    allows the growth over 60 of them)."""
+    above 5 on the layers' transposes, a single run too) against a plain numpy loop, all 60
+    iterates of 6 runs (or 1): equal to round-off accumulated over the steps (each step rounds
+    at 1e-16 relative; 1e-12 allows the growth over 60 of them)."""
     phi = np.diag(np.linspace(1.0, 2.0, min(widths[0], widths[-1])))
     phi = np.pad(phi, ((0, widths[-1] - phi.shape[0]), (0, widths[0] - phi.shape[1])))
     prob = dl.Problem.target_matrix(phi, widths=widths)
-    params = init.glorot_normal(prob, 3, batch=6)
+    params = init.glorot_normal(prob, 3, batch=runs)
     eta, steps = 0.05, 60
-    assert state_layout(dl.GradientDescent(prob, eta), 3) == layout     # the path checked
+    assert state_layout(dl.GradientDescent(prob, eta)) == layout        # the path checked
     traj = dl.simulate(dl.GradientDescent(prob, eta), params,
                        stop=Stop(max_steps=steps, stall_tol=None), save=SaveAt(every=1))
-    assert traj.status == ["completed"] * 6
+    assert traj.status == ["completed"] * runs
     ref, losses = numpy_gd(phi, params, eta, steps)
     for layer, rec in enumerate(traj.params):
         want = np.stack([it[layer] for it in ref], axis=1)            # (runs, steps + 1, ...)

@@ -82,7 +82,7 @@ def iterate_map(system: AbstractMap, params: Params, max_steps: int, stop: Stop,
     B = int(params[0].shape[0])
     devices = run_devices(B)
     problem = system.state_problem
-    layout = state_layout(system, B)        # how the loop carries the batch (``LAYOUTS``)
+    layout = state_layout(system)           # how the loop carries the batch (``LAYOUTS``)
     flat = layout == "chain"
     # a chain's (L, B) weights and transposed layers made in numpy (no per-shape compiles)
     state: tuple[np.ndarray | jax.Array, ...]
