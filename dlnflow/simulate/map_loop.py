@@ -112,9 +112,9 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
             return _unmoved(new, y, axis)
         return _max_move(new, y, axis) <= stall_tol
 
-    # Chains test every step for a fixed point (one small reduction). Wider states test at the
-    # block's end (a probe step from its last iterate) and, when a run turned out fixed there,
-    # repeat the block testing every step: a fixed point persists, so it was reached inside.
+    # Chains test every step for a fixed point (one small reduction). Wider states test whether
+    # the block's last step moved a weight and, when a run turned out fixed there, repeat the
+    # block testing every step: a fixed point persists, so it was reached inside.
     gated = not flat and stall_tol is not None
 
     def fresh(y):
@@ -177,17 +177,23 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
                                                                          strict=True))
             return new, jnp.where(alarm, i, stop_at), buf, pbuf, last
         moves = tuple(jnp.full(W.shape, -1, jnp.int32) for W in y) if tracked else ()
-        if not tracked:
-            c = jax.lax.fori_loop(0, steps, one, (y, *fresh(y), moves))
-        else:                           # two steps a turn: the loop's copies of the state and
+        if tracked:                     # two steps a turn: the loop's copies of the state and
             c = jax.lax.fori_loop(      # of the last moves once per two steps (15% faster;
                 0, steps // 2,          # slower where nothing is tracked)
                 lambda j, c: one(2 * j + 1, one(2 * j, c)), (y, *fresh(y), moves))
             c = jax.lax.cond(steps % 2 == 1, lambda c: one(steps - 1, c), lambda c: c, c)
+        elif gated:                     # the last step apart: is y_(steps-1) a fixed point?
+            c = jax.lax.fori_loop(0, steps - 1, one, (y, *fresh(y), moves))
+            y_last = c[0]
+            c = one(steps - 1, c)
+        else:
+            c = jax.lax.fori_loop(0, steps, one, (y, *fresh(y), moves))
         y_end, stop_at, buf, pbuf, moves = c
-        y_loss, new = loss_and_step(y_end)                  # the probe: F(y_steps), y_steps fixed?
+        y_loss = loss_and_step(y_end)[0]                    # F(y_steps) (the step unused)
         buf, pbuf = record(buf, pbuf, steps, y_loss, y_end)
-        still = fixed(new, y_end) if gated else jnp.zeros(B, bool)
+        # a fixed point first reached at y_steps is taken in the next block (a run cannot stop
+        # at a block's last iterate, in a checked repeat either)
+        still = fixed(y_end, y_last) if gated else jnp.zeros(B, bool)
         if tracked:                     # y_(m+1) is the first fixed iterate, m the last move
             m = functools.reduce(jnp.maximum, [
                 jnp.max(M, axis=tuple(d for d in range(M.ndim) if d != axis)) for M in moves])

@@ -18,6 +18,7 @@ is most of a first solve, and compiling it once per device cost more than the de
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,7 +46,34 @@ def _padded(batched, devices: int, axis: int):
         last = np.take(X, [B - 1], axis=axis)
         return np.concatenate([X, np.repeat(last, size * devices - B, axis)], axis)
 
+    if size * devices == B:
+        return batched, B, size
     return jax.tree_util.tree_map(pad, batched), B, size
+
+
+def _runs(X: np.ndarray, start: int, stop: int, axis: int) -> np.ndarray:
+    """Runs start..stop-1 of X (along ``axis``), a view."""
+    return X[(slice(None),) * axis + (slice(start, stop),)]
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that call the devices, kept between calls (one per device; a forked child
+    makes its own: the parent's threads do not exist there)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(jax.device_count(), thread_name_prefix="dlnflow-device")
+    return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def over_devices(fn: Callable, devices: int, batched, shared, in_axis: int = 0,
@@ -61,18 +89,17 @@ def over_devices(fn: Callable, devices: int, batched, shared, in_axis: int = 0,
 
     def run(i: int):
         part = jax.tree_util.tree_map(
-            lambda X: np.take(X, np.arange(i * size, (i + 1) * size), axis=in_axis), batched)
+            lambda X: _runs(np.asarray(X), i * size, (i + 1) * size, in_axis), batched)
         args = jax.device_put((part, dynamic), jax.devices()[i])
         return jax.device_get(fn(args[0], eqx.combine(args[1], static)))
 
-    with ThreadPoolExecutor(devices) as pool:
-        outs = list(pool.map(run, range(devices)))
+    outs = list(_pool().map(run, range(devices)))
 
     def join(axis, *parts):
         if axis is None:
             return parts[0]
         return jax.tree_util.tree_map(
-            lambda *Xs: np.take(np.concatenate(Xs, axis), np.arange(B), axis=axis), *parts)
+            lambda *Xs: _runs(np.concatenate(Xs, axis), 0, B, axis), *parts)
 
     if isinstance(out_axes, int):
         return join(out_axes, *outs)
