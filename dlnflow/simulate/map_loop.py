@@ -92,9 +92,6 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
     axis = 1 if flat else 0
     B = state[0].shape[axis]
     loss_and_step, loss_state, _ = steppers(system, layout, B)
-    # chain GD: a first pass with the zero-free step (NaN at a zero weight, else the same bits)
-    quick = flat and isinstance(system, GradientDescent)
-    quick_step = steppers(system, layout, B, exact_zeros=False)[0] if quick else loss_and_step
     loss0 = loss_state(state)
     limit = diverge_factor * jnp.maximum(1.0, jnp.abs(loss0))
     at_min_tol = jnp.maximum(thr, 1e-12 * jnp.maximum(1.0, jnp.abs(loss0)))
@@ -131,7 +128,7 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
                          for P, W in zip(pbuf, y, strict=True))
         return buf, pbuf
 
-    def light(y, n, steps, exact):
+    def light(y, n, steps):
         """Up to n[b] steps of run b from y (iteration k), each checked, then a probe step from
         the last iterate: (y, stop index or -1, F(y_i) for i <= steps, the iterates y_i unless
         ``sparse_params``, whether the last iterate is a fixed point)."""
@@ -139,11 +136,7 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
             y, stop_at, buf, pbuf, _ = c
             y_loss, new = loss_and_step(y)                  # F(y_i), y_(i+1)
             buf, pbuf = record(buf, pbuf, i, y_loss, y)
-            if gated:
-                still = jax.lax.cond(exact | (i == steps), fixed, lambda a, b: jnp.zeros(B, bool),
-                                     new, y)
-            else:
-                still = fixed(new, y)
+            still = fixed(new, y)
             going = (stop_at < 0) & (i < n)
             alarm = stops(y_loss) | still
             stop_at = jnp.where(going & alarm, i, stop_at)
@@ -159,7 +152,9 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
     # calls for the checked repeat.
     tracked = flat and isinstance(stall_tol, float) and stall_tol == 0.0
     unchecked = gated or stall_tol is None or tracked
-    quick = quick and unchecked
+    # chain GD: a first pass with the zero-free step (NaN at a zero weight, else the same bits)
+    quick = unchecked and flat and isinstance(system, GradientDescent)
+    quick_step = steppers(system, layout, B, exact_zeros=False)[0] if quick else loss_and_step
     first_mode = QUICK if quick else EXACT
 
     def fast(y, n, steps, loss_and_step=loss_and_step):
@@ -211,15 +206,15 @@ def map_loop_one(system, state, layout, rows, prows, block, sparse_params, max_s
             steps = jnp.where(r > 0, jnp.minimum(steps, r), steps)
         n_block = jnp.where(running, steps, 0)
         n = jnp.where(pending, lim, n_block)
-        if unchecked and quick:
+        if quick:
             y1, stop_at, buf, pbuf, still = jax.lax.switch(mode, [
                 lambda: fast(y, n, steps, quick_step), lambda: fast(y, n, steps),
-                lambda: light(y, n, steps, True)])
+                lambda: light(y, n, steps)])
         elif unchecked:
             y1, stop_at, buf, pbuf, still = jax.lax.cond(
-                again, lambda: light(y, n, steps, True), lambda: fast(y, n, steps))
+                again, lambda: light(y, n, steps), lambda: fast(y, n, steps))
         else:
-            y1, stop_at, buf, pbuf, still = light(y, n, steps, again)
+            y1, stop_at, buf, pbuf, still = light(y, n, steps)
         end_loss = jnp.take_along_axis(buf, jnp.minimum(n, steps)[None], 0)[0]   # F(y_n)
         stopped = (stop_at >= 0) & ~pending
         at_stop = jnp.take_along_axis(buf, jnp.maximum(stop_at, 0)[None], 0)[0]

@@ -42,12 +42,13 @@ def _padded(batched, devices: int, axis: int):
     B = jax.tree_util.tree_leaves(batched)[0].shape[axis]
     size = -(-B // devices)
 
+    if size * devices == B:
+        return batched, B, size
+
     def pad(X):
         last = np.take(X, [B - 1], axis=axis)
         return np.concatenate([X, np.repeat(last, size * devices - B, axis)], axis)
 
-    if size * devices == B:
-        return batched, B, size
     return jax.tree_util.tree_map(pad, batched), B, size
 
 
